@@ -1,0 +1,181 @@
+"""`make bench`: a city of 1,000,000 residents through the nightly flow, against two floors.
+
+Prints and writes bench-results.json: wall time per stage and in total, rows per second,
+peak memory, the I/O floor (polars reading the same CSVs and writing the same lake
+parquet, nothing else), and OpenSSL's single-core HMAC-SHA256 rate for 16-byte inputs.
+Each part runs in its own process so that one part's memory does not count for another.
+The temporary Prefect server's start-up is reported apart and left out of the ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import re
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PEILDATUM = "20261101"
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def child(mode: str, workspace: Path) -> dict:
+    """Run one part in a fresh interpreter and return its JSON result."""
+    completed = subprocess.run(
+        [sys.executable, __file__, "--child", mode, "--workspace", str(workspace)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def io_floor(workspace: Path) -> dict:
+    """Read each CSV's lake columns with polars and write them as the lake's parquet."""
+    import polars as pl
+
+    from udc.flows.resources import open_resources
+    from udc.sources.lake import Lake
+
+    res = open_resources(workspace)
+    needed = res.needed_columns
+    target = Lake(workspace / "floor")
+    started = time.perf_counter()
+    rows = 0
+    for path in sorted((workspace / "inbox").glob("*/*.csv")):
+        contract = res.contracts[path.parent.name]
+        columns = sorted(needed.get(contract.id, set()) & set(contract.column_names))
+        columns += [contract.bsn_column] if contract.bsn_column else []
+        frame = pl.read_csv(path, separator=";", infer_schema=False, columns=columns)
+        rows += frame.height
+        target.write(contract.id, dt.date(2026, 11, 1), frame)
+    seconds = time.perf_counter() - started
+    shutil.rmtree(workspace / "floor")
+    return {"seconds": seconds, "rows": rows, "peak_rss_mb": peak_rss_mb()}
+
+
+def flow(workspace: Path) -> dict:
+    """Imports happen once per process (a served deployment pays them once), so apart."""
+    started = time.perf_counter()
+    from udc.flows.cli import prefect_environment, run_nightly
+    from udc.workspace import Workspace
+
+    prefect_environment(Workspace(workspace))
+    import udc.flows.nightly
+    import udc.quality.validate  # noqa: F401
+
+    imports = time.perf_counter() - started
+    started = time.perf_counter()
+    summary, startup = run_nightly(Workspace(workspace))
+    total = time.perf_counter() - started
+    return {
+        "import_seconds": imports,
+        "seconds_including_server": total,
+        "server_startup_seconds": startup or 0.0,
+        "summary": summary,
+        "peak_rss_mb": peak_rss_mb(),
+    }
+
+
+def hmac_rate() -> dict:
+    from udc.pseudonymize.hashing import hmac_rate as rate
+
+    return {"per_second": rate(1_000_000), "peak_rss_mb": peak_rss_mb()}
+
+
+def openssl_hmac_rate() -> float:
+    completed = subprocess.run(
+        ["openssl", "speed", "-seconds", "3", "-hmac", "sha256", "-bytes", "16"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    match = re.search(r"hmac\(sha256\)\s+([\d.]+)k", completed.stdout)
+    if not match:
+        raise RuntimeError("could not read openssl speed's output")
+    return float(match.group(1)) * 1000 / 16
+
+
+def main(persons: int) -> None:
+    workspace = ROOT / "bench-workspace"
+    shutil.rmtree(workspace, ignore_errors=True)
+    udc = [str(Path(sys.executable).with_name("udc")), "--workspace", str(workspace)]
+    subprocess.run([udc[0], "init", *udc[1:]], check=True, capture_output=True)
+    started = time.perf_counter()
+    subprocess.run(
+        [udc[0], "generate", *udc[1:], "--persons", str(persons), "--peildatum", PEILDATUM],
+        check=True,
+        capture_output=True,
+    )
+    generate_seconds = time.perf_counter() - started
+    inbox_bytes = sum(p.stat().st_size for p in (workspace / "inbox").glob("*/*.csv"))
+
+    floor = child("floor", workspace)
+    openssl = openssl_hmac_rate()
+    isolated = child("hmac", workspace)
+    run = child("flow", workspace)
+
+    deliveries, marts = run["summary"]["deliveries"], run["summary"]["marts"]
+    flow_seconds = run["seconds_including_server"] - run["server_startup_seconds"]
+    stages: dict[str, float] = {}
+    for item in deliveries + marts:
+        for stage, seconds in item.get("seconds", {}).items():
+            stages[stage] = stages.get(stage, 0.0) + seconds
+    pseudonymised = sum(
+        d["rows"] - d["rows_rejected"] for d in deliveries if "pseudonymise" in d["seconds"]
+    )
+    pseudonym_rate = pseudonymised / stages["pseudonymise"] if stages.get("pseudonymise") else 0
+    results = {
+        "persons": persons,
+        "inbox_bytes": inbox_bytes,
+        "generate_seconds": round(generate_seconds, 2),
+        "prefect_server_startup_seconds": round(run["server_startup_seconds"], 2),
+        "python_import_seconds": round(run["import_seconds"], 2),
+        "flow_seconds": round(flow_seconds, 2),
+        "stage_seconds_summed_over_tasks": {k: round(v, 3) for k, v in sorted(stages.items())},
+        "rows": floor["rows"],
+        "rows_per_second": round(floor["rows"] / flow_seconds),
+        "peak_memory_mb": round(run["peak_rss_mb"]),
+        "io_floor_seconds": round(floor["seconds"], 2),
+        "flow_to_io_floor_ratio": round(flow_seconds / floor["seconds"], 2),
+        "openssl_hmac_sha256_16b_per_second": round(openssl),
+        "pseudonymise_in_flow_per_second": round(pseudonym_rate),
+        "pseudonymise_isolated_per_second": round(isolated["per_second"]),
+        "pseudonymise_in_flow_to_openssl_ratio": round(pseudonym_rate / openssl, 2),
+        "pseudonymise_isolated_to_openssl_ratio": round(isolated["per_second"] / openssl, 2),
+        "deliveries": [
+            {k: d[k] for k in ("source", "status", "rows", "rows_rejected")} for d in deliveries
+        ],
+        "marts": [{k: m[k] for k in ("mart", "status", "cells", "suppressed")} for m in marts],
+        "targets": {
+            "flow_at_most_4x_io_floor": flow_seconds <= 4 * floor["seconds"],
+            "pseudonymise_at_least_half_openssl": pseudonym_rate >= 0.5 * openssl,
+            "peak_memory_under_3gb": run["peak_rss_mb"] < 3 * 1024,
+        },
+    }
+    (ROOT / "bench-results.json").write_text(json.dumps(results, indent=2) + "\n")
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--persons", type=int, default=1_000_000)
+    parser.add_argument("--child", choices=["floor", "flow", "hmac"])
+    parser.add_argument("--workspace", type=Path)
+    args = parser.parse_args()
+    if args.child:
+        result = {"floor": io_floor, "flow": flow, "hmac": lambda _: hmac_rate()}[args.child](
+            args.workspace
+        )
+        print(json.dumps(result, default=str))
+    else:
+        main(args.persons)

@@ -1,0 +1,130 @@
+"""Command-line behaviour that needs no Prefect server: setup, errors, exit codes."""
+
+from __future__ import annotations
+
+from typer.testing import CliRunner
+
+from udc.flows.cli import app
+
+runner = CliRunner()
+
+
+def test_init_creates_the_workspace_and_refuses_a_second_time(tmp_path):
+    workspace = tmp_path / "ws"
+    result = runner.invoke(app, ["init", "--workspace", str(workspace)])
+    assert result.exit_code == 0, result.output
+    for folder in ("inbox", "quarantine", "archive", "lake", "marts", "feedback", "reports"):
+        assert (workspace / folder).is_dir()
+    assert (workspace / "lake").stat().st_mode & 0o777 == 0o700
+    assert (workspace / "catalog.db").is_file()
+    again = runner.invoke(app, ["init", "--workspace", str(workspace)])
+    assert again.exit_code == 3
+    assert "never overwrites a key" in again.output
+    assert "Traceback" not in again.output
+
+
+def test_commands_outside_a_workspace_say_what_to_do(tmp_path):
+    result = runner.invoke(app, ["run", "--workspace", str(tmp_path)])
+    assert result.exit_code == 3
+    assert "udc init" in result.output
+
+
+def test_workspace_comes_from_the_environment(tmp_path):
+    result = runner.invoke(app, ["init"], env={"UDC_WORKSPACE": str(tmp_path / "env")})
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "env" / "udc.toml").is_file()
+
+
+def test_generate_writes_the_six_sources(tmp_path):
+    workspace = tmp_path / "ws"
+    runner.invoke(app, ["init", "--workspace", str(workspace)])
+    result = runner.invoke(
+        app,
+        ["generate", "--workspace", str(workspace), "--persons", "600", "--peildatum", "20260101"],
+    )
+    assert result.exit_code == 0, result.output
+    files = sorted(p.name for p in (workspace / "inbox").glob("*/*.csv"))
+    assert files == sorted(
+        f"{s}_20260101.csv"
+        for s in (
+            "brp",
+            "buurtindeling",
+            "bijstand",
+            "wmo",
+            "huurachterstand",
+            "politie_incidenten",
+        )
+    )
+    bad = runner.invoke(app, ["generate", "--workspace", str(workspace), "--peildatum", "2026"])
+    assert bad.exit_code == 2
+
+
+def test_serve_without_a_prefect_server_explains_how_to_start_one(tmp_path):
+    workspace = tmp_path / "ws"
+    runner.invoke(app, ["init", "--workspace", str(workspace)])
+    result = runner.invoke(
+        app, ["serve", "--workspace", str(workspace)], env={"PREFECT_API_URL": ""}
+    )
+    assert result.exit_code == 3
+    assert "prefect server start" in result.output
+
+
+def test_every_command_has_help():
+    for command in (
+        ["init"],
+        ["generate"],
+        ["run"],
+        ["demo"],
+        ["marts", "list"],
+        ["marts", "show"],
+        ["query"],
+        ["serve"],
+    ):
+        result = runner.invoke(app, [*command, "--help"])
+        assert result.exit_code == 0 and "--workspace" in result.output, command
+
+
+def test_an_unreachable_prefect_server_is_one_clear_line(tmp_path):
+    workspace = tmp_path / "ws"
+    runner.invoke(app, ["init", "--workspace", str(workspace)])
+    result = runner.invoke(
+        app,
+        ["serve", "--workspace", str(workspace)],
+        env={"PREFECT_API_URL": "http://127.0.0.1:9/api"},
+    )
+    assert result.exit_code == 3
+    assert "does not answer" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_quality_show_and_report_list_deliveries_and_their_feedback(tmp_path):
+    import numpy as np
+
+    from udc.flows.ingest import process_delivery
+    from udc.flows.resources import open_resources
+    from udc.pseudonymize.bsn import random_valid_bsns
+
+    workspace = tmp_path / "ws"
+    runner.invoke(app, ["init", "--workspace", str(workspace)])
+    res = open_resources(workspace.resolve())
+    bsns = [str(b) for b in random_valid_bsns(np.random.default_rng(3), 40)]
+    rows = "".join(f"{b};PW;alleenstaand;20200101;\n" for b in bsns)
+    path = res.settings.inbox / "bijstand" / "bijstand_20261001.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("bsn;regeling;leefvorm;ingangsdatum;einddatum\n" + rows + "123;PW;x;1;\n")
+    process_delivery(res, path, res.catalog.start_run(None))
+
+    shown = runner.invoke(app, ["quality", "show", "bijstand", "--workspace", str(workspace)])
+    assert shown.exit_code == 0, shown.output
+    assert "bijstand_20261001.csv" in shown.output and "2.44%" in shown.output
+    assert not any(b in shown.output for b in bsns)
+    report = runner.invoke(
+        app, ["quality", "report", "bijstand", "20261001", "--workspace", str(workspace)]
+    )
+    assert report.exit_code == 0, report.output
+    html_path, csv_path = report.output.split()
+    assert html_path.endswith("bijstand_20261001.html") and csv_path.endswith(".csv")
+    missing = runner.invoke(
+        app, ["quality", "report", "wmo", "20261001", "--workspace", str(workspace)]
+    )
+    assert missing.exit_code == 3 and "udc quality show" in missing.output

@@ -1,0 +1,139 @@
+"""The delivery step as a plain function, on a SQLite and a PostgreSQL catalog."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from udc.catalog.store import KeyMismatchError
+from udc.flows.ingest import inbox_files, process_delivery, safe_label
+from udc.flows.resources import init_workspace, open_resources
+from udc.pseudonymize.hashing import pseudonym_of
+from udc.pseudonymize.keys import KeyStore
+from udc.workspace import Workspace
+
+HEADER = "BSN;regeling;leefvorm;ingangsdatum;einddatum;naam\n"
+
+
+def bijstand(bsns: list[str], extra: str = "") -> bytes:
+    rows = "".join(f"{b};PW;alleenstaand;20200101;;Jansen\n" for b in bsns)
+    return (HEADER + rows + extra).encode()
+
+
+@pytest.fixture
+def res(tmp_path, database_url):
+    workspace = Workspace(tmp_path / "ws")
+    workspace.create_folders()
+    workspace.settings_file.write_text(
+        workspace.settings_file.read_text().replace(
+            'url = "sqlite:///catalog.db"', f'url = "{database_url}"'
+        )
+    )
+    KeyStore(workspace.keys).create()
+    return open_resources(workspace.root)
+
+
+def deliver(res, source: str, name: str, data: bytes) -> Path:
+    path = res.settings.inbox / source / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+def test_an_accepted_delivery_reaches_the_lake_pseudonymised_and_minimised(res):
+    data = bijstand(_valid_bsns(60))
+    path = deliver(res, "bijstand", "bijstand_20261001.csv", data)
+    outcome = process_delivery(res, path, res.catalog.start_run(None))
+    assert outcome.status in ("accepted", "accepted_with_warnings")
+    assert outcome.rows == 60 and outcome.rows_rejected == 0
+    assert not path.exists()
+    lake = res.lake.read("bijstand", dt.date(2026, 10, 1))
+    assert "bsn" not in lake.columns and "naam" not in lake.columns
+    assert set(lake["pseudonym"]) == {pseudonym_of(b, res.link_key()) for b in _valid_bsns(60)}
+    assert lake.schema["ingangsdatum"] == pl.Date
+    [delivery] = res.catalog.deliveries("bijstand")
+    assert delivery.status == outcome.status and delivery.sha256 and delivery.rows == 60
+    assert Path(delivery.stored_path).read_bytes() != data
+    assert (res.workspace.feedback / "bijstand" / "bijstand_20261001.html").is_file()
+    [dataset] = res.catalog.datasets("lake", "bijstand")
+    assert [d.id for d in res.catalog.lineage(dataset.id)] == [delivery.id]
+
+
+def test_same_bytes_are_a_no_op_and_new_bytes_replace(res):
+    run_id = res.catalog.start_run(None)
+    first = bijstand(_valid_bsns(40))
+    process_delivery(res, deliver(res, "bijstand", "bijstand_20261001.csv", first), run_id)
+    again = process_delivery(res, deliver(res, "bijstand", "bijstand_20261001.csv", first), run_id)
+    assert again.status == "duplicate"
+    assert len(res.catalog.deliveries("bijstand")) == 1
+    second = bijstand(_valid_bsns(41))
+    process_delivery(res, deliver(res, "bijstand", "bijstand_20261001.csv", second), run_id)
+    statuses = [d.status for d in res.catalog.deliveries("bijstand")]
+    assert statuses[0] == "replaced" and statuses[1].startswith("accepted")
+    assert res.lake.read("bijstand", dt.date(2026, 10, 1)).height == 41
+
+
+def test_broken_deliveries_are_quarantined_byte_for_byte(res):
+    run_id = res.catalog.start_run(None)
+    cases = {
+        ("bijstand", "bijstand_20261001.csv"): bijstand(_valid_bsns(30), "123456782;PW\n"),
+        ("bijstand", "bijstand_20261002.csv"): bijstand(_valid_bsns(30) + ["123456789"] * 3),
+        ("bijstand", "bijstand-oktober.csv"): bijstand(_valid_bsns(30)),
+        ("bijstand", "bijstand_20991231.csv"): bijstand(_valid_bsns(30)),
+        ("kadaster", "kadaster_20261001.csv"): b"a;b\n1;2\n",
+    }
+    for (source, name), data in cases.items():
+        outcome = process_delivery(res, deliver(res, source, name, data), run_id)
+        assert outcome.status == "quarantined", (name, outcome)
+        assert "123456782" not in outcome.message
+        stored = res.workspace.quarantine / source / name
+        assert stored.read_bytes() == data
+        assert "reason:" in stored.with_name(f"{name}.reason.txt").read_text()
+    assert not inbox_files(res.settings.inbox)
+    assert not list(res.workspace.lake.glob("*/*/*.parquet"))
+    feedback = list((res.workspace.feedback / "bijstand").glob("*.html"))
+    assert len(feedback) >= 3
+
+
+def test_a_different_master_key_is_refused(res):
+    res.check_key()
+    (res.workspace.keys / "master.key").write_bytes(b"\x01" * 32)
+    with pytest.raises(KeyMismatchError, match="not the key this lake was built with"):
+        res.check_key()
+
+
+def test_init_refuses_to_overwrite_keys(tmp_path):
+    workspace = Workspace(tmp_path / "ws")
+    init_workspace(workspace)
+    master = (workspace.keys / "master.key").read_bytes()
+    with pytest.raises(Exception, match="never overwrites a key"):
+        init_workspace(workspace)
+    assert (workspace.keys / "master.key").read_bytes() == master
+    assert (workspace.keys / "master.key").stat().st_mode & 0o777 == 0o600
+
+
+def test_safe_label_masks_long_digit_runs_outside_contract_names():
+    assert safe_label("brp_20261101.csv") == "brp_20261101.csv"
+    assert safe_label("lijst 123456782.csv") == "lijst #.csv"
+
+
+def _valid_bsns(n: int) -> list[str]:
+    import numpy as np
+
+    from udc.pseudonymize.bsn import random_valid_bsns
+
+    return [str(b) for b in random_valid_bsns(np.random.default_rng(n), n)]
+
+
+def test_one_run_at_a_time_per_workspace(tmp_path):
+    workspace = Workspace(tmp_path / "ws")
+    workspace.create_folders()
+    with workspace.exclusive() as first:
+        assert first
+        with workspace.exclusive() as second:
+            assert not second
+    with workspace.exclusive() as again:
+        assert again

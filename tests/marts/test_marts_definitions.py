@@ -1,0 +1,120 @@
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from udc.marts.definitions import (
+    PACKAGED_DEFINITIONS,
+    MartError,
+    columns_needed,
+    definition_from_dict,
+    load_definitions,
+)
+
+DEFAULT_MARTS = {
+    "bevolking_buurt",
+    "bijstand_buurt",
+    "wmo_wijk",
+    "stapeling_wijk",
+    "incidenten_buurt_maand",
+}
+
+
+def raw(name: str) -> dict:
+    return tomllib.loads((PACKAGED_DEFINITIONS / f"{name}.toml").read_text(encoding="utf-8"))
+
+
+def test_the_five_default_marts_load_with_their_purposes():
+    definitions = load_definitions()
+    assert set(definitions) == DEFAULT_MARTS
+    assert {d.purpose for d in definitions.values()} == {
+        "kerncijfers_bevolking",
+        "minimabeleid",
+        "wmo_monitor",
+        "stapeling_sociaal_domein",
+        "veiligheid",
+    }
+    assert all(d.min_cell_size == 10 for d in definitions.values())
+    assert definitions["wmo_wijk"].geography == ("wijk", "gemeente")
+    assert definitions["bevolking_buurt"].finest_code == "buurtcode"
+
+
+def test_wmo_provision_is_non_additive_and_bijstand_has_a_ratio():
+    definitions = load_definitions()
+    assert not definitions["wmo_wijk"].dimension("voorziening").additive
+    assert definitions["wmo_wijk"].dimension("leeftijdsklasse").additive
+    (ratio,) = definitions["bijstand_buurt"].ratios
+    assert (ratio.numerator, ratio.denominator, ratio.min_denominator) == (
+        "ontvangers",
+        "inwoners",
+        100,
+    )
+
+
+def test_columns_needed_is_the_union_of_allowed_inputs_and_never_names():
+    needed = columns_needed(load_definitions())
+    assert needed["brp"] == {
+        "pseudonym",
+        "geboortedatum",
+        "geslachtsaanduiding",
+        "postcode",
+        "huisnummer",
+    }
+    assert needed["huurachterstand"] == {"pseudonym", "achterstand_maanden"}
+    assert "achterstand_bedrag" not in needed["huurachterstand"]
+    assert "aanbieder_agb" not in needed["wmo"]
+    assert needed["politie_incidenten"] == {
+        "registratienummer",
+        "datum",
+        "maatschappelijke_klasse",
+        "postcode",
+        "huisnummer",
+    }
+
+
+def test_a_later_folder_overrides_a_mart_by_name_and_adds_new_ones(tmp_path: Path):
+    text = (PACKAGED_DEFINITIONS / "bevolking_buurt.toml").read_text(encoding="utf-8")
+    (tmp_path / "mine.toml").write_text(
+        text.replace("min_cell_size = 10", "min_cell_size = 15"), encoding="utf-8"
+    )
+    extra = text.replace('name = "bevolking_buurt"', 'name = "bevolking_kopie"')
+    (tmp_path / "kopie.toml").write_text(extra, encoding="utf-8")
+    definitions = load_definitions(tmp_path)
+    assert definitions["bevolking_buurt"].min_cell_size == 15
+    assert definitions["bevolking_kopie"].min_cell_size == 10
+    assert set(definitions) == DEFAULT_MARTS | {"bevolking_kopie"}
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda r: r.update(colour="blue"), "unknown setting"),
+        (lambda r: r["measures"][0]["dimensions"].append("buurtkleur"), "not declared"),
+        (lambda r: r["inputs"]["buurtindeling"].remove("wijknaam"), "geography needs"),
+        (lambda r: r.update(geography=["gemeente", "buurt"]), "finest to coarsest"),
+        (lambda r: r.update(min_cell_size=0), "positive integer"),
+        (lambda r: r["dimensions"]["geslacht"].update(values=["M", "totaal"]), "total level"),
+        (lambda r: r.update(purpose="Kerncijfers!"), "purpose id"),
+    ],
+)
+def test_invalid_definitions_are_refused(change, message):
+    definition = raw("bevolking_buurt")
+    change(definition)
+    with pytest.raises(MartError, match=message):
+        definition_from_dict(definition)
+
+
+def test_a_measure_must_use_every_non_additive_dimension():
+    definition = raw("wmo_wijk")
+    definition["measures"][0]["dimensions"] = ["leeftijdsklasse"]
+    with pytest.raises(MartError, match="non-additive dimension 'voorziening'"):
+        definition_from_dict(definition)
+
+
+def test_a_ratio_denominator_cannot_have_dimensions_the_numerator_lacks():
+    definition = raw("bijstand_buurt")
+    definition["ratios"][0].update(numerator="inwoners", denominator="ontvangers")
+    with pytest.raises(MartError, match="denominator's dimensions"):
+        definition_from_dict(definition)

@@ -1,0 +1,1 @@
+"""udc: a privacy-preserving data pipeline for an Urban Data Center."""

@@ -1,0 +1,252 @@
+"""The catalog database behind a small object: SQLite by default, PostgreSQL by URL."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event, select, update
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from udc.catalog.models import (
+    Dataset,
+    Delivery,
+    KeyFingerprint,
+    Lineage,
+    QualityCheck,
+    Run,
+    utcnow,
+)
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+ACCEPTED = ("accepted", "accepted_with_warnings")
+
+
+class CatalogError(RuntimeError):
+    """The catalog cannot be opened or refuses an operation; the message says what to do."""
+
+
+class KeyMismatchError(CatalogError):
+    """The key in use is not the key the lake was built with."""
+
+
+@dataclass(frozen=True)
+class CheckRecord:
+    check_id: str
+    column: str | None
+    severity: str
+    failed_count: int
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def upgrade(engine: Engine) -> None:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+
+
+class Catalog:
+    """Runs, deliveries, quality results, datasets and lineage of one workspace."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        try:
+            upgrade(self.engine)
+        except OperationalError as exc:
+            raise CatalogError(
+                f"cannot open the catalog database ({self.engine.url.render_as_string()}): "
+                f"{exc.orig}"
+            ) from None
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        with self._sessions.begin() as session:
+            yield session
+
+    def start_run(self, flow_run_id: str | None) -> str:
+        run_id = str(uuid.uuid4())
+        with self.session() as session:
+            session.add(Run(id=run_id, flow_run_id=flow_run_id))
+        return run_id
+
+    def finish_run(self, run_id: str, status: str, summary: dict, fingerprint: str | None) -> None:
+        with self.session() as session:
+            session.execute(
+                update(Run)
+                .where(Run.id == run_id)
+                .values(
+                    status=status,
+                    finished_at=utcnow(),
+                    summary=json.dumps(summary, sort_keys=True),
+                    key_fingerprint=fingerprint,
+                )
+            )
+
+    def runs(self, limit: int = 20) -> list[Run]:
+        with self.session() as session:
+            query = select(Run).order_by(Run.started_at.desc()).limit(limit)
+            return list(session.scalars(query))
+
+    def check_key(self, domain: str, fingerprint: str) -> None:
+        """Record the key fingerprint of a domain, or refuse a key that differs from it."""
+        with self.session() as session:
+            known = session.scalar(select(KeyFingerprint).where(KeyFingerprint.domain == domain))
+            if known is None:
+                session.add(KeyFingerprint(domain=domain, fingerprint=fingerprint))
+            elif known.fingerprint != fingerprint:
+                raise KeyMismatchError(
+                    f"the master key (fingerprint {fingerprint}) is not the key this lake was "
+                    f"built with (fingerprint {known.fingerprint}); pseudonyms would not link. "
+                    "Restore the original keys/master.key, or start a new workspace."
+                )
+
+    def find_delivery(self, source: str, sha256: str) -> Delivery | None:
+        """The accepted or quarantined delivery with these exact bytes, if any."""
+        with self.session() as session:
+            query = (
+                select(Delivery)
+                .where(Delivery.source == source, Delivery.sha256 == sha256)
+                .where(Delivery.status.in_((*ACCEPTED, "replaced", "quarantined")))
+                .order_by(Delivery.id.desc())
+            )
+            return session.scalars(query).first()
+
+    def add_delivery(self, **fields: object) -> int:
+        with self.session() as session:
+            delivery = Delivery(**fields)
+            session.add(delivery)
+            session.flush()
+            return delivery.id
+
+    def update_delivery(self, delivery_id: int, **fields: object) -> None:
+        with self.session() as session:
+            session.execute(update(Delivery).where(Delivery.id == delivery_id).values(**fields))
+
+    def supersede_earlier(self, delivery_id: int, source: str, peildatum: dt.date) -> None:
+        """An earlier accepted delivery for the same source and peildatum becomes replaced."""
+        with self.session() as session:
+            session.execute(
+                update(Delivery)
+                .where(Delivery.source == source, Delivery.peildatum == peildatum)
+                .where(Delivery.status.in_(ACCEPTED), Delivery.id != delivery_id)
+                .values(status="replaced")
+            )
+
+    def add_checks(self, delivery_id: int, rows: int, checks: Sequence[CheckRecord]) -> None:
+        with self.session() as session:
+            session.add_all(
+                QualityCheck(
+                    delivery_id=delivery_id,
+                    check_id=c.check_id,
+                    column_name=c.column,
+                    severity=c.severity,
+                    failed_count=c.failed_count,
+                    rows=rows,
+                )
+                for c in checks
+            )
+
+    def deliveries(self, source: str | None = None) -> list[Delivery]:
+        with self.session() as session:
+            query = select(Delivery).order_by(Delivery.id)
+            if source:
+                query = query.where(Delivery.source == source)
+            return list(session.scalars(query))
+
+    def checks(self, delivery_id: int) -> list[QualityCheck]:
+        with self.session() as session:
+            query = select(QualityCheck).where(QualityCheck.delivery_id == delivery_id)
+            return list(session.scalars(query.order_by(QualityCheck.id)))
+
+    def accepted_deliveries(self) -> list[Delivery]:
+        """The delivery in force per source and peildatum."""
+        with self.session() as session:
+            query = select(Delivery).where(Delivery.status.in_(ACCEPTED))
+            return list(session.scalars(query.order_by(Delivery.source, Delivery.peildatum)))
+
+    def add_dataset(
+        self,
+        *,
+        run_id: str,
+        kind: str,
+        name: str,
+        peildatum: dt.date,
+        path: str,
+        rows: int,
+        content_hash: str,
+        deliveries: Sequence[int] = (),
+        inputs: Sequence[int] = (),
+        stats: dict | None = None,
+    ) -> int:
+        """Record a dataset, superseding the current one of that name and peildatum."""
+        with self.session() as session:
+            session.execute(
+                update(Dataset)
+                .where(Dataset.kind == kind, Dataset.name == name, Dataset.peildatum == peildatum)
+                .where(Dataset.status == "current")
+                .values(status="superseded")
+            )
+            dataset = Dataset(
+                run_id=run_id,
+                kind=kind,
+                name=name,
+                peildatum=peildatum,
+                path=path,
+                rows=rows,
+                content_hash=content_hash,
+                stats=json.dumps(stats, sort_keys=True) if stats is not None else None,
+            )
+            session.add(dataset)
+            session.flush()
+            session.add_all(Lineage(dataset_id=dataset.id, delivery_id=d) for d in deliveries)
+            session.add_all(Lineage(dataset_id=dataset.id, input_dataset_id=i) for i in inputs)
+            return dataset.id
+
+    def datasets(self, kind: str, name: str | None = None, current_only: bool = True) -> list:
+        with self.session() as session:
+            query = select(Dataset).where(Dataset.kind == kind)
+            if name:
+                query = query.where(Dataset.name == name)
+            if current_only:
+                query = query.where(Dataset.status == "current")
+            return list(session.scalars(query.order_by(Dataset.name, Dataset.peildatum)))
+
+    def lineage(self, dataset_id: int) -> list[Delivery]:
+        with self.session() as session:
+            query = (
+                select(Delivery)
+                .join(Lineage, Lineage.delivery_id == Delivery.id)
+                .where(Lineage.dataset_id == dataset_id)
+                .order_by(Delivery.source, Delivery.peildatum)
+            )
+            return list(session.scalars(query))

@@ -1,0 +1,447 @@
+"""The ``udc`` command line.
+
+Exit codes: 0 success; 1 the run finished but a delivery was quarantined or a mart
+could not be published; 2 wrong usage; 3 the workspace, configuration or keys are not
+in order (the message says what to do).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import json
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from udc.catalog.store import CatalogError
+from udc.pseudonymize.keys import KeyStoreError
+from udc.sources.contracts import ContractError
+from udc.workspace import Workspace, WorkspaceError
+
+app = typer.Typer(
+    help="udc: a privacy-preserving data pipeline for an Urban Data Center.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+marts_app = typer.Typer(help="What is published: list, show.", no_args_is_help=True)
+app.add_typer(marts_app, name="marts")
+quality_app = typer.Typer(help="Deliveries and their verdicts: show, report.", no_args_is_help=True)
+app.add_typer(quality_app, name="quality")
+
+# Piped output is read by scripts and people alike: do not cut names to 80 columns.
+out = Console() if sys.stdout.isatty() else Console(width=250)
+err = Console(stderr=True) if sys.stderr.isatty() else Console(stderr=True, width=250)
+
+WorkspaceOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--workspace",
+        "-w",
+        help="The workspace folder (default: $UDC_WORKSPACE, else the current folder).",
+        show_default=False,
+    ),
+]
+
+EXIT_RUN_ERRORS, EXIT_SETUP = 1, 3
+
+
+class PrefectUnavailableError(RuntimeError):
+    """No Prefect server could be reached or started."""
+
+
+EXPECTED_ERRORS: tuple[type[Exception], ...] = (
+    PrefectUnavailableError,
+    WorkspaceError,
+    KeyStoreError,
+    CatalogError,
+    ContractError,
+)
+
+
+def fail(message: str) -> None:
+    """One line on stderr that a person can act on; sender-supplied text is not markup."""
+    err.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
+
+
+def friendly(command: Callable) -> Callable:
+    """Expected failures end with one actionable line, not a traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        from udc.marts.definitions import MartError
+
+        try:
+            return command(*args, **kwargs)
+        except (*EXPECTED_ERRORS, MartError) as exc:
+            fail(str(exc))
+            raise typer.Exit(EXIT_SETUP) from None
+
+    return wrapper
+
+
+def _peildatum(text: str) -> dt.date:
+    try:
+        return dt.datetime.strptime(text, "%Y%m%d").date()
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not a date in the form YYYYMMDD") from None
+
+
+@app.command()
+@friendly
+def init(workspace: WorkspaceOption = None) -> None:
+    """Create a workspace: folders, udc.toml, a fresh 256-bit master key, the catalog."""
+    from udc.flows.resources import init_workspace
+
+    ws = Workspace.resolve(workspace)
+    init_workspace(ws)
+    out.print(f"Created the udc workspace in [bold]{ws.root}[/bold]")
+    out.print(f"  settings: {ws.settings_file}\n  keys:     {ws.keys} (mode 0600; back them up)")
+    out.print(f"  inbox:    {ws.settings().inbox}")
+
+
+@app.command()
+@friendly
+def generate(
+    persons: Annotated[int, typer.Option(min=100, help="Residents of the synthetic city.")] = 20000,
+    seed: Annotated[int, typer.Option(help="The same seed gives the same bytes.")] = 1,
+    peildatum: Annotated[
+        str, typer.Option(help="Reference date YYYYMMDD (default: the first of this month).")
+    ] = "",
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Write one delivery of each of the six sources of a synthetic city into the inbox."""
+    from udc.sources.synthetic import write_deliveries
+
+    ws = Workspace.resolve(workspace).require()
+    day = _peildatum(peildatum) if peildatum else dt.date.today().replace(day=1)
+    started = time.perf_counter()
+    paths = write_deliveries(ws.settings().inbox, persons, seed, day)
+    out.print(
+        f"Wrote {len(paths)} deliveries for {persons:,} residents, peildatum {day:%Y%m%d}, "
+        f"in {time.perf_counter() - started:.1f} s:"
+    )
+    for path in paths:
+        out.print(f"  {path}  ({path.stat().st_size:,} bytes)")
+
+
+def prefect_environment(ws: Workspace) -> None:
+    """Settings Prefect reads at import: its home in the workspace, nothing persisted."""
+    os.environ.setdefault("PREFECT_HOME", str(ws.prefect_home))
+    os.environ.setdefault("PREFECT_RESULTS_PERSIST_BY_DEFAULT", "false")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+
+
+def _require_server(api_url: str) -> None:
+    import httpx
+
+    try:
+        httpx.get(f"{api_url.rstrip('/')}/health", timeout=10).raise_for_status()
+    except httpx.HTTPError as exc:
+        raise PrefectUnavailableError(
+            f"the Prefect server at {api_url} does not answer ({type(exc).__name__}); start it "
+            "with `prefect server start` or unset [prefect] api_url to use a temporary one"
+        ) from None
+
+
+def run_nightly(ws: Workspace) -> tuple[dict, float | None]:
+    """Run the flow once; returns its summary and the temporary server's start-up seconds."""
+    from udc.flows.resources import open_resources
+
+    open_resources(ws.root).check_key()
+    prefect_environment(ws)
+    api_url = ws.settings().prefect_api_url
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from udc.flows.nightly import nightly
+
+    # The run's log lines still go to the Prefect API; on the terminal the summary and the
+    # error lines below say the same without timestamps and task names.
+    for name in ("prefect.flow_runs", "prefect.task_runs"):
+        logging.getLogger(name).propagate = False
+    if api_url:
+        _require_server(api_url)
+        with temporary_settings(updates={PREFECT_API_URL: api_url}):
+            return nightly(str(ws.root)), None
+    from udc.flows.server import ServerStartError, temporary_server
+
+    err.print(
+        escape("Starting a temporary Prefect server (set [prefect] api_url to use your own)...")
+    )
+    started = time.perf_counter()
+    try:
+        with temporary_server(ws.prefect_home / "server.log") as api:
+            startup = time.perf_counter() - started
+            with temporary_settings(updates={PREFECT_API_URL: api}):
+                return nightly(str(ws.root)), startup
+    except ServerStartError as exc:
+        raise PrefectUnavailableError(
+            f"the temporary Prefect server did not start: {exc}; configure [prefect] api_url "
+            "to use a running server"
+        ) from None
+
+
+def _count(value: int | None) -> str:
+    return "-" if value is None else f"{value:,}"
+
+
+def _print_summary(ws: Workspace, summary: dict) -> bool:
+    if summary.get("busy"):
+        fail(summary["busy"])
+        return False
+    deliveries, marts = summary["deliveries"], summary["marts"]
+    table = Table(title="Deliveries", title_justify="left")
+    for column in ("source", "peildatum", "status", "rows", "rejected", "warnings"):
+        table.add_column(column)
+    for d in deliveries:
+        table.add_row(
+            d["source"],
+            d["peildatum"] or "-",
+            d["status"],
+            *(_count(d[k]) for k in ("rows", "rows_rejected", "warnings")),
+        )
+    if deliveries:
+        out.print(table)
+    else:
+        out.print("The inbox was empty.")
+    table = Table(title="Marts", title_justify="left")
+    for column in ("mart", "peildatum", "status", "cells", "suppressed"):
+        table.add_column(column)
+    for m in marts:
+        table.add_row(
+            m["mart"],
+            m["peildatum"] or "-",
+            m["status"],
+            _count(m["cells"]),
+            _count(m["suppressed"]),
+        )
+    out.print(table)
+    rows = sum(d["rows"] or 0 for d in deliveries)
+    suppressed = sum(m["suppressed"] or 0 for m in marts if m["status"] == "published")
+    published = sum(m["status"] == "published" for m in marts)
+    out.print(
+        f"{len(deliveries)} deliveries, {rows:,} rows; {published} marts published, "
+        f"{suppressed:,} cells suppressed."
+    )
+    out.print(f"Marts:    {ws.marts}")
+    out.print(f"Feedback: {ws.feedback}")
+    out.print(f"Catalog:  {ws.settings().database_url}")
+    problems = [d["message"] for d in deliveries if d["status"] in ("quarantined", "failed")]
+    problems += [m["message"] for m in marts if m["status"] == "failed"]
+    for message in problems:
+        fail(message)
+    return not problems
+
+
+@app.command()
+@friendly
+def run(workspace: WorkspaceOption = None) -> None:
+    """Process everything in the inbox once (one Prefect flow run) and publish changed marts."""
+    ws = Workspace.resolve(workspace).require()
+    summary, _ = run_nightly(ws)
+    if not _print_summary(ws, summary):
+        raise typer.Exit(EXIT_RUN_ERRORS)
+
+
+@app.command()
+@friendly
+def demo(
+    persons: Annotated[int, typer.Option(min=1000, help="Residents of the city.")] = 50000,
+    seed: Annotated[int, typer.Option()] = 1,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """init + generate + run on embedded defaults (SQLite, a temporary Prefect server)."""
+    from udc.flows.resources import init_workspace
+    from udc.sources.synthetic import write_deliveries
+
+    ws = Workspace.resolve(workspace)
+    init_workspace(ws)
+    out.print(f"Workspace: {ws.root}")
+    day = dt.date.today().replace(day=1)
+    paths = write_deliveries(ws.settings().inbox, persons, seed, day)
+    out.print(f"Generated {len(paths)} deliveries for a city of {persons:,} residents.")
+    summary, _ = run_nightly(ws)
+    ok = _print_summary(ws, summary)
+    out.print(f'Try: udc query -w {ws.root} "select * from bevolking_buurt limit 10"')
+    if not ok:
+        raise typer.Exit(EXIT_RUN_ERRORS)
+
+
+@marts_app.command("list")
+@friendly
+def marts_list(workspace: WorkspaceOption = None) -> None:
+    """The published marts: peildatum, when, cells and suppressed cells."""
+    from udc.flows.publish import published_marts
+
+    ws = Workspace.resolve(workspace).require()
+    table = Table()
+    for column in ("mart", "purpose", "peildatum", "published", "cells", "suppressed"):
+        table.add_column(column)
+    for info in published_marts(ws):
+        table.add_row(
+            info["mart"],
+            info["purpose"],
+            info["peildatum"],
+            info["published_at"],
+            f"{info['cells']:,}",
+            f"{info['suppressed']:,}",
+        )
+    out.print(table)
+
+
+@marts_app.command("show")
+@friendly
+def marts_show(name: str, workspace: WorkspaceOption = None) -> None:
+    """One mart: purpose, peildatum, source deliveries, dimensions, suppression, path."""
+    from udc.flows.publish import published_marts
+
+    ws = Workspace.resolve(workspace).require()
+    found = [info for info in published_marts(ws) if info["mart"] == name]
+    if not found:
+        fail(f"no published mart named {name!r}; see `udc marts list`")
+        raise typer.Exit(EXIT_SETUP)
+    out.print_json(json.dumps(found[0], default=str))
+
+
+@quality_app.command("show")
+@friendly
+def quality_show(
+    source: Annotated[str | None, typer.Argument(help="Only this source.")] = None,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Deliveries with their verdicts and rejected-row shares, oldest first."""
+    from udc.flows.resources import open_resources
+
+    catalog = open_resources(Workspace.resolve(workspace).require().root).catalog
+    table = Table()
+    for column in (
+        "source",
+        "peildatum",
+        "file",
+        "verdict",
+        "rows",
+        "rejected",
+        "share",
+        "warnings",
+        "received",
+    ):
+        table.add_column(column)
+    for d in catalog.deliveries(source):
+        share = f"{d.rows_rejected / d.rows:.2%}" if d.rows and d.rows_rejected is not None else "-"
+        table.add_row(
+            d.source,
+            f"{d.peildatum:%Y%m%d}" if d.peildatum else "-",
+            d.file_name,
+            d.status,
+            _count(d.rows),
+            _count(d.rows_rejected),
+            share,
+            _count(d.warnings),
+            f"{d.received_at:%Y-%m-%d %H:%M}",
+        )
+    out.print(table)
+
+
+@quality_app.command("report")
+@friendly
+def quality_report(
+    source: str,
+    peildatum: Annotated[str, typer.Argument(help="YYYYMMDD")],
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Where the feedback report (terugmelding) of a delivery is."""
+    from udc.flows.resources import open_resources
+
+    day = _peildatum(peildatum)
+    catalog = open_resources(Workspace.resolve(workspace).require().root).catalog
+    found = [d for d in catalog.deliveries(source) if d.peildatum == day and d.feedback_path]
+    if not found:
+        fail(f"no delivery of {source} for peildatum {peildatum}; see `udc quality show`")
+        raise typer.Exit(EXIT_SETUP)
+    html_path = Path(found[-1].feedback_path)
+    out.print(f"{html_path}\n{html_path.with_suffix('.csv')}", soft_wrap=True)
+
+
+@app.command()
+@friendly
+def query(
+    sql: Annotated[str, typer.Argument(help="SQL over one view per published mart.")],
+    csv: Annotated[bool, typer.Option("--csv", help="Print CSV instead of a table.")] = False,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Query the published marts with DuckDB; each current mart is a view of its name."""
+    import duckdb
+
+    from udc.marts.publish import MartStore
+
+    ws = Workspace.resolve(workspace).require()
+    store = MartStore(ws.marts)
+    connection = duckdb.connect()
+    for name in store.names():
+        path = store.current_path(name)
+        if path is not None:
+            escaped = str(path).replace("'", "''")
+            connection.execute(f"CREATE VIEW \"{name}\" AS SELECT * FROM read_parquet('{escaped}')")
+    try:
+        result = connection.sql(sql)
+    except duckdb.Error as exc:
+        fail(str(exc))
+        raise typer.Exit(EXIT_SETUP) from None
+    if result is None:
+        return
+    arrow = result.to_arrow_table()
+    if csv:
+        import pyarrow.csv as pacsv
+
+        pacsv.write_csv(arrow, sys.stdout.buffer)
+        return
+    table = Table()
+    for column in arrow.column_names:
+        table.add_column(column)
+    for row in arrow.to_pylist():
+        table.add_row(*("" if v is None else str(v) for v in row.values()))
+    out.print(table)
+
+
+@app.command()
+@friendly
+def serve(workspace: WorkspaceOption = None) -> None:
+    """Serve the nightly flow on its cron schedule (udc.toml) against a Prefect server."""
+    ws = Workspace.resolve(workspace).require()
+    settings = ws.settings()
+    if settings.prefect_api_url:
+        _require_server(settings.prefect_api_url)
+    else:
+        raise WorkspaceError(
+            "udc serve needs a running Prefect server: start one with `prefect server start` "
+            "and set PREFECT_API_URL (or [prefect] api_url in udc.toml), e.g. "
+            "http://127.0.0.1:4200/api"
+        )
+    prefect_environment(ws)
+    from prefect.schedules import Cron
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from udc.flows.nightly import nightly
+
+    out.print(
+        f"Serving udc-nightly for {ws.root} at '{settings.cron}' ({settings.timezone}) "
+        f"against {settings.prefect_api_url}; stop with Ctrl-C."
+    )
+    with temporary_settings(updates={PREFECT_API_URL: settings.prefect_api_url}):
+        nightly.serve(
+            name=f"udc-nightly-{ws.root.name}",
+            schedules=[Cron(settings.cron, timezone=settings.timezone)],
+            parameters={"workspace": str(ws.root)},
+        )

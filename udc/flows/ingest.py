@@ -1,0 +1,300 @@
+"""One delivery from the inbox to the lake: plain functions, wired by the nightly flow.
+
+Every outcome leaves the file somewhere safe before it leaves the inbox: encrypted in
+the archive when processed, byte for byte in quarantine when rejected.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import re
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from udc.catalog.store import CheckRecord
+from udc.flows.resources import Resources
+from udc.pseudonymize.encryption import seal
+from udc.pseudonymize.hashing import pseudonymise
+from udc.quality.feedback import DeliveryFacts, write_feedback
+from udc.quality.validate import ValidationReport, validate_delivery
+from udc.sources.contracts import Contract
+from udc.sources.ingest import to_lake_frame
+from udc.sources.reader import DeliveryRejected, parse_delivery
+
+UNKNOWN_SOURCE = "_onbekend"
+LONG_DIGITS = re.compile(r"\d{8,}")
+CONTRACT_NAME = re.compile(r"^[a-z][a-z0-9_]*_\d{8}\.csv$")
+
+
+def safe_label(name: str) -> str:
+    """A file or folder name fit for logs: long digit runs could be a BSN a source typed."""
+    return name if CONTRACT_NAME.match(name) else LONG_DIGITS.sub("#", name)
+
+
+@dataclass(frozen=True)
+class DeliveryOutcome:
+    """What happened to one file; holds no delivered value."""
+
+    source: str
+    file_name: str
+    status: str
+    peildatum: str | None = None
+    rows: int | None = None
+    rows_rejected: int | None = None
+    warnings: int | None = None
+    message: str = ""
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@contextmanager
+def timed(seconds: dict[str, float], stage: str) -> Iterator[None]:
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        seconds[stage] = seconds.get(stage, 0.0) + time.perf_counter() - started
+
+
+def inbox_files(inbox: Path) -> list[Path]:
+    """Delivered files, oldest peildatum first; dotfiles are uploads still in progress."""
+    if not inbox.is_dir():
+        return []
+    files = [
+        p
+        for p in inbox.rglob("*")
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(inbox).parts)
+    ]
+    return sorted(files, key=lambda p: (p.name.rsplit("_", 1)[-1], str(p)))
+
+
+def _peildatum(contract: Contract, file_name: str, today: dt.date) -> dt.date:
+    match = contract.file_pattern.match(file_name)
+    if not match:
+        raise DeliveryRejected(
+            f"the file name must be {contract.id}_YYYYMMDD.csv (YYYYMMDD = peildatum)",
+            f"de bestandsnaam moet {contract.id}_JJJJMMDD.csv zijn (JJJJMMDD = peildatum)",
+        )
+    try:
+        peildatum = dt.datetime.strptime(match.group(1), "%Y%m%d").date()
+    except ValueError:
+        raise DeliveryRejected(
+            f"the peildatum {match.group(1)} in the file name is not a date",
+            f"de peildatum {match.group(1)} in de bestandsnaam is geen geldige datum",
+        ) from None
+    if peildatum > today:
+        raise DeliveryRejected(
+            f"the peildatum {peildatum:%Y%m%d} in the file name lies in the future",
+            f"de peildatum {peildatum:%Y%m%d} in de bestandsnaam ligt in de toekomst",
+        )
+    return peildatum
+
+
+def _free_path(folder: Path, name: str, digest: str) -> Path:
+    target = folder / name
+    if target.exists() and hashlib.sha256(target.read_bytes()).hexdigest() != digest:
+        target = folder / f"{name}.{digest[:12]}"
+    return target
+
+
+def _write_new(path: Path, data: bytes) -> None:
+    staging = path.with_name(f".{path.name}.tmp")
+    staging.write_bytes(data)
+    os.replace(staging, path)
+
+
+def quarantine(res: Resources, folder: str, path: Path, data: bytes, digest: str, why: str) -> Path:
+    """Move a rejected file to quarantine unchanged, with the reason beside it."""
+    target_dir = res.workspace.quarantine / folder
+    target_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    target = _free_path(target_dir, path.name, digest)
+    _write_new(target, data)
+    reason_file = target.with_name(f"{target.name}.reason.txt")
+    reason_file.write_text(
+        f"file: {path.name}\nsha256: {digest}\nbytes: {len(data)}\n"
+        f"quarantined_at: {dt.datetime.now(dt.UTC).isoformat(timespec='seconds')}\n"
+        f"reason: {why}\n",
+        encoding="utf-8",
+    )
+    path.unlink()
+    return target
+
+
+def archive(res: Resources, source: str, path: Path, data: bytes, digest: str) -> Path:
+    """Encrypt the raw delivery into the archive (AES-GCM) and remove it from the inbox."""
+    target_dir = res.workspace.archive / source
+    target_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    target = target_dir / f"{path.name}.{digest[:12]}.enc"
+    associated = f"{source}/{path.name}/{digest}".encode()
+    _write_new(target, seal(data, res.keys.archive_key(), associated))
+    path.unlink()
+    return target
+
+
+def _feedback(
+    res: Resources,
+    facts: DeliveryFacts,
+    verdict: str,
+    reason: str | None,
+    report: ValidationReport | None,
+) -> Path:
+    html, _ = write_feedback(res.workspace.feedback / facts.source, facts, verdict, reason, report)
+    return html
+
+
+def process_delivery(res: Resources, path: Path, run_id: str) -> DeliveryOutcome:
+    """Ingest, validate, pseudonymise and load one delivered file."""
+    inbox = res.settings.inbox
+    relative = path.relative_to(inbox)
+    folder = relative.parts[0] if len(relative.parts) > 1 else UNKNOWN_SOURCE
+    label, name = safe_label(str(relative)), safe_label(path.name)
+    data = path.read_bytes()
+    digest = hashlib.sha256(data).hexdigest()
+    received = dt.datetime.now(dt.UTC)
+    contract = res.contracts.get(folder)
+    source = contract.id if contract else safe_label(folder)
+
+    def record(
+        status: str,
+        peildatum: dt.date | None,
+        stored: Path,
+        feedback: Path,
+        rows: int | None,
+        report: ValidationReport | None,
+        reason: str | None = None,
+    ) -> int:
+        delivery_id = res.catalog.add_delivery(
+            run_id=run_id,
+            source=source,
+            peildatum=peildatum,
+            file_name=name,
+            sha256=digest,
+            size_bytes=len(data),
+            rows=rows,
+            rows_rejected=len(report.rejected_lines) if report else None,
+            warnings=report.warning_count if report else None,
+            status=status,
+            reason=reason,
+            stored_path=str(stored),
+            feedback_path=str(feedback),
+        )
+        if report:
+            res.catalog.add_checks(delivery_id, report.rows, _check_records(report))
+        return delivery_id
+
+    def reject(
+        error: DeliveryRejected,
+        peildatum: dt.date | None,
+        rows: int | None = None,
+        report: ValidationReport | None = None,
+    ) -> DeliveryOutcome:
+        stored = quarantine(res, folder, path, data, digest, error.reason)
+        # The sender chose these names: the catalog gets them masked like every log line.
+        recorded = stored.parent.with_name(source) / (name + stored.name[len(path.name) :])
+        facts = DeliveryFacts(source, name, peildatum, len(data), rows, digest, received)
+        feedback = _feedback(res, facts, "quarantined", error.reden, report)
+        record("quarantined", peildatum, recorded, feedback, rows, report, error.reason)
+        return DeliveryOutcome(
+            source,
+            name,
+            "quarantined",
+            f"{peildatum:%Y%m%d}" if peildatum else None,
+            rows,
+            message=f"{label}: quarantined: {error.reason}",
+        )
+
+    if contract is None:
+        return reject(
+            DeliveryRejected(
+                f"no source contract is configured for '{source}'",
+                f"er is geen aanleverafspraak voor bron '{source}'",
+            ),
+            None,
+        )
+    try:
+        peildatum = _peildatum(contract, path.name, res.today())
+    except DeliveryRejected as error:
+        return reject(error, None)
+
+    known = res.catalog.find_delivery(source, digest)
+    if known is not None:
+        path.unlink()
+        return DeliveryOutcome(
+            source,
+            name,
+            "duplicate",
+            f"{peildatum:%Y%m%d}",
+            message=f"{label}: the same bytes were delivered before ({known.status}); "
+            "nothing changed",
+        )
+
+    seconds: dict[str, float] = {}
+    try:
+        with timed(seconds, "read"):
+            parsed = parse_delivery(data, contract)
+    except DeliveryRejected as error:
+        return reject(error, peildatum)
+    with timed(seconds, "validate"):
+        report = validate_delivery(parsed.frame, contract, res.today())
+    verdict = report.verdict(contract.max_rejected_share)
+    if verdict == "quarantined":
+        share = report.rejected_share
+        if share > contract.max_rejected_share:
+            why = (
+                f"{len(report.rejected_lines)} of {report.rows} rows ({share:.1%}) fail error "
+                f"checks, more than the {contract.max_rejected_share:.0%} allowed"
+            )
+        else:
+            why = "the delivery as a whole fails a check; see its feedback report"
+        error = DeliveryRejected(why, report.reason() or why)
+        return reject(error, peildatum, report.rows, report)
+
+    keep = res.needed_columns.get(source, set())
+    with timed(seconds, "minimise"):
+        rows = to_lake_frame(parsed.frame, contract, keep, report.rejected_lines)
+    del parsed
+    if contract.bsn_column:
+        with timed(seconds, "pseudonymise"):
+            rows = pseudonymise(rows, contract.bsn_column, res.link_key())
+            if "pseudonym" not in keep:
+                rows = rows.drop("pseudonym")
+    with timed(seconds, "lake"):
+        lake_path, lake_hash = res.lake.write(source, peildatum, rows)
+    with timed(seconds, "archive"):
+        stored = archive(res, source, path, data, digest)
+    with timed(seconds, "feedback"):
+        facts = DeliveryFacts(source, name, peildatum, len(data), report.rows, digest, received)
+        feedback = _feedback(res, facts, verdict, None, report)
+    delivery_id = record(verdict, peildatum, stored, feedback, report.rows, report)
+    res.catalog.supersede_earlier(delivery_id, source, peildatum)
+    res.catalog.add_dataset(
+        run_id=run_id,
+        kind="lake",
+        name=source,
+        peildatum=peildatum,
+        path=str(lake_path),
+        rows=rows.height,
+        content_hash=lake_hash,
+        deliveries=[delivery_id],
+    )
+    return DeliveryOutcome(
+        source,
+        name,
+        verdict,
+        f"{peildatum:%Y%m%d}",
+        report.rows,
+        len(report.rejected_lines),
+        report.warning_count,
+        seconds=seconds,
+    )
+
+
+def _check_records(report: ValidationReport) -> list[CheckRecord]:
+    return [CheckRecord(c.check_id, c.column, c.severity, c.failed_count) for c in report.checks]

@@ -1,0 +1,109 @@
+"""The nightly flow: thin Prefect wiring around the plain steps in ``udc.flows``.
+
+Prefect keeps flow parameters, task-run names, results and exception messages in its
+database, so tasks receive only paths, names and ids, return only counts and labels,
+persist nothing, and turn unexpected exceptions into messages without values.
+"""
+
+from __future__ import annotations
+
+import traceback
+from pathlib import Path
+
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+from prefect.runtime import flow_run
+from threadpoolctl import threadpool_limits
+
+from udc.flows.ingest import DeliveryOutcome, inbox_files, process_delivery, safe_label
+from udc.flows.publish import MartOutcome, publish_mart
+from udc.flows.resources import Resources, open_resources
+
+
+def _unexpected(exc: BaseException) -> str:
+    frames = "".join(traceback.format_tb(exc.__traceback__))
+    return f"unexpected {type(exc).__name__} (message withheld; it may hold data)\n{frames}"
+
+
+@task(cache_policy=NO_CACHE, persist_result=False)
+def ingest_delivery(workspace: str, relative_path: str, run_id: str) -> dict:
+    res = open_resources(Path(workspace))
+    path = res.settings.inbox / relative_path
+    try:
+        outcome = process_delivery(res, path, run_id)
+    except Exception as exc:
+        get_run_logger().error(_unexpected(exc))
+        label = safe_label(relative_path)
+        outcome = DeliveryOutcome(
+            source=safe_label(Path(relative_path).parts[0]),
+            file_name=safe_label(path.name),
+            status="failed",
+            message=f"{label}: failed with an unexpected {type(exc).__name__}; the file stays "
+            "in the inbox; see the Prefect log of this run",
+        )
+    else:
+        level = "warning" if outcome.status == "quarantined" else "info"
+        getattr(get_run_logger(), level)(
+            "%s: %s", safe_label(relative_path), outcome.message or outcome.status
+        )
+    return outcome.to_dict()
+
+
+@task(cache_policy=NO_CACHE, persist_result=False)
+def build_mart(workspace: str, mart: str, run_id: str) -> dict:
+    res = open_resources(Path(workspace))
+    try:
+        outcome = publish_mart(res, mart, run_id)
+    except Exception as exc:
+        get_run_logger().error(_unexpected(exc))
+        outcome = MartOutcome(
+            mart,
+            "failed",
+            message=f"{mart}: failed with an unexpected {type(exc).__name__}; the last "
+            "published version stays; see the Prefect log of this run",
+        )
+    else:
+        get_run_logger().info("%s: %s", mart, outcome.message or outcome.status)
+    return outcome.to_dict()
+
+
+@flow(name="udc-nightly", persist_result=False, log_prints=False)
+def nightly(workspace: str) -> dict:
+    """Process everything in the inbox once, then rebuild and publish the marts that changed."""
+    res = open_resources(Path(workspace))
+    with res.workspace.exclusive() as holding:
+        if not holding:
+            message = f"another udc run is processing {workspace}; nothing was done"
+            get_run_logger().warning(message)
+            return {"run_id": None, "deliveries": [], "marts": [], "busy": message}
+        # Marts build in several threads on few cores: a BLAS thread pool per
+        # factorisation on top of that oversubscribes the machine (measured up to 10x slower).
+        with threadpool_limits(limits=1, user_api="blas"):
+            return _process(res, workspace)
+
+
+def _process(res: Resources, workspace: str) -> dict:
+    res.check_key()
+    run_id = res.catalog.start_run(flow_run_id=str(flow_run.id) if flow_run.id else None)
+    inbox = res.settings.inbox
+    files = [str(p.relative_to(inbox)) for p in inbox_files(inbox)]
+    ingests = [
+        ingest_delivery.with_options(task_run_name=f"ingest-{safe_label(name)}").submit(
+            workspace, name, run_id
+        )
+        for name in files
+    ]
+    deliveries = [future.result() for future in ingests]
+    builds = [
+        build_mart.with_options(task_run_name=f"mart-{name}").submit(workspace, name, run_id)
+        for name in sorted(res.marts)
+    ]
+    marts = [future.result() for future in builds]
+    failed = any(d["status"] in ("quarantined", "failed") for d in deliveries) or any(
+        m["status"] == "failed" for m in marts
+    )
+    summary = {"run_id": run_id, "deliveries": deliveries, "marts": marts}
+    res.catalog.finish_run(
+        run_id, "completed_with_errors" if failed else "completed", summary, res.fingerprint()
+    )
+    return summary

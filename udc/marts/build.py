@@ -1,0 +1,422 @@
+"""Build one mart: run its measure queries over its allowed inputs, count distinct units over
+the full grid of areas and dimensions, and protect the counts.
+
+The output is wide, for analysts: one row per area (buurt, wijk and gemeente rows, as the
+definition's geography says) and combination of dimension values (with ``totaal`` for
+additive dimensions), one Int64 column per measure (null when hidden), a Boolean
+``<measure>_geheim`` (true when hidden; it does not say why: primary and secondary cells
+look the same, or an attacker would learn which ones are below the minimum), and ratio
+columns in percent with one decimal, computed from published counts only.
+
+A measure whose dimensions are a subset of the mart's is published on the rows where the
+other dimensions are ``totaal``; elsewhere both its columns are null (not applicable).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+
+import duckdb
+import numpy as np
+import polars as pl
+
+from udc.marts.definitions import (
+    GEOGRAPHY_LEVELS,
+    GEOGRAPHY_SOURCE,
+    TOTAL,
+    UNKNOWN,
+    MartDefinition,
+    MartError,
+    Measure,
+)
+from udc.marts.disclosure import Hierarchy, check_table, protect
+from udc.marts.macros import macro_statements
+
+LEVEL_COLUMN, CODE_COLUMN, NAME_COLUMN = "gebiedsniveau", "gebiedscode", "gebiedsnaam"
+PARENT_COLUMN = "bovenliggende_gebiedscode"
+SECRET_SUFFIX = "_geheim"
+
+
+@dataclass(frozen=True)
+class MeasureStats:
+    name: str
+    cells: int
+    primary_suppressed: int
+    secondary_suppressed: int
+    unplaced: int  # distinct units whose address is not in the buurtindeling
+
+
+@dataclass(frozen=True)
+class MartTable:
+    definition: MartDefinition
+    peildatum: date
+    frame: pl.DataFrame
+    # Public hierarchy (gebiedsniveau, gebiedscode, gebiedsnaam, bovenliggende_gebiedscode)
+    # the audit needs to know which areas add up to which.
+    geography: pl.DataFrame
+    measures: tuple[MeasureStats, ...]
+
+    @property
+    def cells(self) -> int:
+        return sum(m.cells for m in self.measures)
+
+    @property
+    def primary_suppressed(self) -> int:
+        return sum(m.primary_suppressed for m in self.measures)
+
+    @property
+    def secondary_suppressed(self) -> int:
+        return sum(m.secondary_suppressed for m in self.measures)
+
+    @property
+    def unplaced(self) -> int:
+        return sum(m.unplaced for m in self.measures)
+
+    def publication_metadata(
+        self, deliveries: Sequence[str], key_fingerprint: str
+    ) -> dict[str, object]:
+        """The metadata ``MartStore.publish`` expects for this table. It goes into the
+        analysts' parquet, so it holds only what the table shows anyway: the number of
+        hidden cells, not how many are primary (that would say how many are below the
+        minimum), and not the unplaced units (a count outside the protected table)."""
+        definition = self.definition
+        return {
+            "purpose": definition.purpose,
+            "peildatum": self.peildatum.isoformat(),
+            "min_cell_size": definition.min_cell_size,
+            "dimensions": [d.name for d in definition.dimensions],
+            "measures": [m.name for m in definition.measures],
+            "deliveries": list(deliveries),
+            "key_fingerprint": key_fingerprint,
+            "title": definition.title,
+            "cells": self.cells,
+            "suppressed": self.primary_suppressed + self.secondary_suppressed,
+        }
+
+
+def _connection(
+    definition: MartDefinition, tables: Mapping[str, pl.DataFrame], peildatum: date
+) -> duckdb.DuckDBPyConnection:
+    """A fresh in-memory database that holds only the allowed columns of the allowed sources
+    and cannot reach files, other databases or Python variables."""
+    con = duckdb.connect(":memory:")
+    for source, columns in definition.inputs.items():
+        if source not in tables:
+            con.close()
+            raise MartError(f"{definition.name}: input {source!r} was not provided")
+        missing = sorted(set(columns) - set(tables[source].columns))
+        if missing:
+            con.close()
+            raise MartError(f"{definition.name}: input {source!r} lacks columns {missing}")
+        con.register(source, tables[source].select(columns).to_arrow())
+    for statement in macro_statements(peildatum):
+        con.execute(statement)
+    con.execute("SET python_enable_replacements = false")
+    con.execute("SET enable_external_access = false")
+    con.execute("SET lock_configuration = true")
+    return con
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _count_measure(
+    con: duckdb.DuckDBPyConnection, definition: MartDefinition, measure: Measure
+) -> tuple[pl.DataFrame, int]:
+    """Distinct units per finest area and dimension values (column ``_n``), and the number of
+    distinct units whose area is not in the geography. Counting happens in DuckDB, so the
+    microdata never leave the restricted connection."""
+    where = f"{definition.name}.{measure.name}"
+    try:
+        statements = duckdb.extract_statements(measure.sql)
+    except duckdb.Error as exc:
+        raise MartError(f"{where}: the query does not parse: {exc}") from None
+    if len(statements) != 1 or statements[0].type != duckdb.StatementType.SELECT:
+        raise MartError(f"{where}: the query must be a single SELECT")
+    sql = measure.sql.strip().rstrip(";")
+    try:
+        columns = con.sql(sql).columns
+    except duckdb.Error as exc:
+        allowed = {source: list(cols) for source, cols in definition.inputs.items()}
+        raise MartError(f"{where}: {exc} (the query may read only {allowed})") from None
+    code, dimensions = definition.finest_code, list(measure.dimensions)
+    expected = ["unit_id", code, *dimensions]
+    if sorted(columns) != sorted(expected):
+        raise MartError(f"{where}: the query must return exactly the columns {expected}")
+    keys = ", ".join(_quoted(c) for c in [code, *dimensions])
+    non_additive = [d for d in dimensions if not definition.dimension(d).additive]
+    areas = f"SELECT {code} FROM {GEOGRAPHY_SOURCE} WHERE {code} IS NOT NULL"
+    cast = ", ".join(
+        [
+            "CAST(unit_id AS VARCHAR) AS unit_id",
+            f"CAST({_quoted(code)} AS VARCHAR) AS {_quoted(code)}",
+            *(f"coalesce(CAST({_quoted(d)} AS VARCHAR), '{UNKNOWN}') AS {_quoted(d)}"
+              for d in dimensions),
+        ]
+    )  # fmt: skip
+    try:
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE _contributions AS "
+            f"SELECT DISTINCT {cast} FROM (\n{sql}\n) AS measure"
+        )
+        (unplaced,) = con.sql(
+            f"SELECT count(DISTINCT unit_id) FROM _contributions "
+            f"WHERE {_quoted(code)} IS NULL OR {_quoted(code)} NOT IN ({areas})"
+        ).fetchall()
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE _placed AS SELECT * FROM _contributions "
+            f"WHERE {_quoted(code)} IN ({areas})"
+        )
+        per_unit = ", ".join(["unit_id", *(_quoted(d) for d in non_additive)])
+        (twice,) = con.sql(
+            f"SELECT count(*) FROM (SELECT {per_unit} FROM _placed "
+            f"GROUP BY {per_unit} HAVING count(*) > 1)"
+        ).fetchall()
+        counts = con.sql(
+            f"SELECT {keys}, CAST(count(*) AS BIGINT) AS _n FROM _placed GROUP BY {keys}"
+        ).to_arrow_table()
+    except duckdb.Error as exc:
+        raise MartError(f"{where}: {exc}") from None
+    if twice[0]:
+        raise MartError(
+            f"{where}: a unit falls in two cells of an additive dimension or area, "
+            "so totals would count it twice"
+        )
+    frame = pl.from_arrow(counts)
+    assert isinstance(frame, pl.DataFrame)
+    return frame, int(unplaced[0])
+
+
+def _geography(definition: MartDefinition, buurtindeling: pl.DataFrame) -> pl.DataFrame:
+    """One row per area of the definition's levels, finest level first, codes ascending."""
+    levels = definition.geography
+    codes = [GEOGRAPHY_LEVELS[level][0] for level in levels]
+    names = [GEOGRAPHY_LEVELS[level][1] for level in levels]
+    areas = buurtindeling.select(
+        *codes, *(n for n in names if n is not None)
+    ).unique().drop_nulls(codes)  # fmt: skip
+    if areas.is_empty():
+        raise MartError(f"{definition.name}: the {GEOGRAPHY_SOURCE} holds no areas")
+    frames = []
+    for i, (level, code, name) in enumerate(zip(levels, codes, names, strict=True)):
+        parent = pl.col(codes[i + 1]) if i + 1 < len(codes) else pl.lit(None, pl.String)
+        level_areas = areas.select(
+            pl.lit(level).alias(LEVEL_COLUMN),
+            pl.col(code).alias(CODE_COLUMN),
+            (pl.col(name) if name else pl.col(code)).alias(NAME_COLUMN),
+            parent.alias(PARENT_COLUMN),
+        ).unique()
+        if level_areas[CODE_COLUMN].n_unique() != level_areas.height:
+            raise MartError(
+                f"{definition.name}: {GEOGRAPHY_SOURCE} gives a {level} two names or parents"
+            )
+        frames.append(level_areas.sort(CODE_COLUMN))
+    geography = pl.concat(frames)
+    if geography[CODE_COLUMN].n_unique() != geography.height:
+        raise MartError(f"{definition.name}: area codes of different levels coincide")
+    return geography
+
+
+def _level_map(definition: MartDefinition, geography: pl.DataFrame) -> pl.DataFrame:
+    """finest code -> code of every level (itself included), as columns _l0, _l1, ..."""
+    parent_of = geography.select(CODE_COLUMN, PARENT_COLUMN)
+    finest = geography.filter(pl.col(LEVEL_COLUMN) == definition.geography[0])
+    level_map = finest.select(pl.col(CODE_COLUMN).alias("_l0"))
+    for i in range(1, len(definition.geography)):
+        level_map = level_map.join(
+            parent_of.rename({CODE_COLUMN: f"_l{i - 1}", PARENT_COLUMN: f"_l{i}"}),
+            on=f"_l{i - 1}",
+            how="left",
+        )
+    return level_map
+
+
+def _domains(
+    definition: MartDefinition, counts: Mapping[str, pl.DataFrame]
+) -> dict[str, list[str]]:
+    """Per dimension: configured values, then other values seen in the data (sorted)."""
+    domains = {}
+    for dimension in definition.dimensions:
+        seen: set[str] = set()
+        for measure in definition.measures:
+            if dimension.name in measure.dimensions:
+                seen.update(counts[measure.name][dimension.name].unique().to_list())
+        if TOTAL in seen:
+            raise MartError(f"{definition.name}: {dimension.name} holds the value {TOTAL!r}")
+        values = list(dimension.values) + sorted(seen - set(dimension.values))
+        domains[dimension.name] = [*values, TOTAL] if dimension.additive else values
+    return domains
+
+
+def _grid(geography: pl.DataFrame, dimensions: Mapping[str, list[str]]) -> pl.DataFrame:
+    """Every area x every combination of dimension values, in publication order."""
+    grid = geography.select(CODE_COLUMN).with_row_index("_o_area")
+    for name, values in dimensions.items():
+        domain = pl.DataFrame({name: values}, schema={name: pl.String}).with_row_index(f"_o_{name}")
+        grid = grid.join(domain, how="cross")
+    order = ["_o_area", *(f"_o_{name}" for name in dimensions)]
+    return grid.sort(order).drop(order)
+
+
+def _aggregate(
+    definition: MartDefinition,
+    measure: Measure,
+    counts: pl.DataFrame,
+    level_map: pl.DataFrame,
+    grid: pl.DataFrame,
+) -> np.ndarray:
+    """Distinct-unit counts for every grid cell. Totals are sums of the finest counts, which
+    equal distinct counts because ``_count_measure`` checked that no unit is in two cells
+    of an additive dimension or area."""
+    dimensions = list(measure.dimensions)
+    additive = [d for d in dimensions if definition.dimension(d).additive]
+    base = counts.join(level_map, left_on=definition.finest_code, right_on="_l0")
+    parts = []
+    for i in range(len(definition.geography)):
+        level_code = definition.finest_code if i == 0 else f"_l{i}"
+        at_level = base.select(pl.col(level_code).alias(CODE_COLUMN), *dimensions, "_n")
+        for size in range(len(additive) + 1):
+            for totals in itertools.combinations(additive, size):
+                parts.append(
+                    at_level.with_columns(pl.lit(TOTAL).alias(d) for d in totals)
+                    .group_by(CODE_COLUMN, *dimensions)
+                    .agg(pl.col("_n").sum())
+                )
+    keyed = grid.join(
+        pl.concat(parts), on=[CODE_COLUMN, *dimensions], how="left", maintain_order="left"
+    )
+    return keyed["_n"].fill_null(0).to_numpy()
+
+
+def _hierarchies(
+    definition: MartDefinition,
+    measure: Measure,
+    geography: pl.DataFrame,
+    domains: Mapping[str, list[str]],
+) -> list[Hierarchy]:
+    links = geography.drop_nulls(PARENT_COLUMN)
+    hierarchies = [
+        Hierarchy(CODE_COLUMN, dict(zip(links[CODE_COLUMN], links[PARENT_COLUMN], strict=True)))
+    ]
+    for name in measure.dimensions:
+        if definition.dimension(name).additive:
+            hierarchies.append(Hierarchy(name, {v: TOTAL for v in domains[name] if v != TOTAL}))
+    return hierarchies
+
+
+def _measure_cells(
+    definition: MartDefinition,
+    measure: Measure,
+    published: pl.DataFrame,
+) -> pl.DataFrame:
+    """A measure's cells in the wide frame's keys: its missing dimensions at ``totaal``."""
+    missing = [d.name for d in definition.dimensions if d.name not in measure.dimensions]
+    return published.with_columns(pl.lit(TOTAL).alias(d) for d in missing)
+
+
+def _ratio_columns(definition: MartDefinition, wide: pl.DataFrame) -> list[pl.Series]:
+    columns = []
+    for ratio in definition.ratios:
+        keys = [CODE_COLUMN, *definition.measure(ratio.denominator).dimensions]
+        denominators = wide.filter(pl.col(f"{ratio.denominator}{SECRET_SUFFIX}").is_not_null())
+        denominators = denominators.select(*keys, pl.col(ratio.denominator).alias("_den"))
+        joined = wide.select(*keys, pl.col(ratio.numerator).alias("_num")).join(
+            denominators, on=keys, how="left", maintain_order="left"
+        )
+        usable = pl.col("_den") >= ratio.min_denominator
+        share = pl.when(usable).then((pl.col("_num") * 100 / pl.col("_den")).round(1))
+        columns.append(joined.select(share.cast(pl.Float64).alias(ratio.name)).to_series())
+    return columns
+
+
+def build_mart(
+    definition: MartDefinition, tables: Mapping[str, pl.DataFrame], peildatum: date
+) -> MartTable:
+    """Aggregate and protect one mart. Raises ``MartError`` for a bad definition or input and
+    ``DisclosureError`` when no safe suppression exists (then nothing may be published)."""
+    con = _connection(definition, tables, peildatum)
+    counts, unplaced = {}, {}
+    try:
+        for measure in definition.measures:
+            counts[measure.name], unplaced[measure.name] = _count_measure(con, definition, measure)
+    finally:
+        con.close()
+    geography = _geography(definition, tables[GEOGRAPHY_SOURCE])
+    level_map = _level_map(definition, geography)
+    domains = _domains(definition, counts)
+    areas = geography.select(LEVEL_COLUMN, CODE_COLUMN, NAME_COLUMN)
+    wide = areas.join(_grid(geography, domains), on=CODE_COLUMN, maintain_order="right")
+    stats = []
+    for measure in definition.measures:
+        measure_domains = {d: domains[d] for d in measure.dimensions}
+        grid = _grid(geography, measure_domains)
+        values = _aggregate(definition, measure, counts[measure.name], level_map, grid)
+        hierarchies = _hierarchies(definition, measure, geography, domains)
+        protection = protect(grid, values, hierarchies, definition.min_cell_size)
+        hidden = pl.Series(protection.suppressed)
+        published = grid.with_columns(
+            pl.when(~hidden).then(pl.Series(values)).cast(pl.Int64).alias(measure.name),
+            hidden.alias(f"{measure.name}{SECRET_SUFFIX}"),
+        )
+        wide = wide.join(
+            _measure_cells(definition, measure, published),
+            on=[CODE_COLUMN, *domains],
+            how="left",
+            maintain_order="left",
+        )
+        stats.append(
+            MeasureStats(
+                name=measure.name,
+                cells=grid.height,
+                primary_suppressed=int(protection.primary.sum()),
+                secondary_suppressed=int(protection.secondary.sum()),
+                unplaced=unplaced[measure.name],
+            )
+        )
+    wide = wide.with_columns(_ratio_columns(definition, wide))
+    return MartTable(
+        definition=definition,
+        peildatum=peildatum,
+        frame=wide,
+        geography=geography,
+        measures=tuple(stats),
+    )
+
+
+def audit_mart(
+    definition: MartDefinition, frame: pl.DataFrame, geography: pl.DataFrame
+) -> pl.DataFrame:
+    """Hidden cells of a published mart frame that can be computed back from its published
+    cells (``disclosure.check_table`` per measure). Empty means safe; anything else must
+    stop publication. Reads only the frame (for instance read back from the parquet) and
+    the public area hierarchy; the cells are put in the build's order, so a check that
+    needs windows sees the table exactly as the build did."""
+    found = []
+    dimension_names = [d.name for d in definition.dimensions]
+    domains = {d: frame[d].unique(maintain_order=True).to_list() for d in dimension_names}
+    for measure in definition.measures:
+        secret = f"{measure.name}{SECRET_SUFFIX}"
+        keys = [CODE_COLUMN, *measure.dimensions]
+        grid = _grid(geography, {d: domains[d] for d in measure.dimensions})
+        cells = grid.join(
+            frame.filter(pl.col(secret).is_not_null()).select(*keys, measure.name),
+            on=keys,
+            how="left",
+            maintain_order="left",
+        )
+        hierarchies = _hierarchies(definition, measure, geography, domains)
+        computable = check_table(cells, hierarchies, value_column=measure.name)
+        found.append(
+            computable.select(
+                pl.lit(measure.name).alias("measure"),
+                CODE_COLUMN,
+                *(pl.col(d) if d in measure.dimensions else pl.lit(TOTAL).alias(d)
+                  for d in dimension_names),
+                "computed_value",
+            )
+        )  # fmt: skip
+    return pl.concat(found)

@@ -1,0 +1,284 @@
+"""Mart definitions: what a mart counts, for which purpose, from which inputs, read from TOML.
+
+A mart is data, not code: a municipality adds or changes a mart by dropping a TOML file in
+a definitions folder. The packaged defaults are the five marts of DESIGN.md.
+
+A definition names its purpose (doelbinding) and the only sources and columns that purpose
+allows (``[inputs]``). In the lake the BSN column of every person source is replaced by a
+column ``pseudonym``, so that is the name an input lists; the flow maps it back to the
+source's BSN column when it decides which delivered columns to keep.
+
+Each ``[[measures]]`` entry holds a DuckDB query over the input views that yields one row
+per contribution: ``unit_id`` (the thing counted: a pseudonym or a registratienummer), the
+code column of the finest geography level (``buurtcode``, ``wijkcode`` or ``gemeentecode``;
+NULL when the address cannot be placed) and one column per dimension of the measure.
+Coarser levels, names and totals are derived by the build, never by the query, so totals
+always equal the sum of their children.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+
+PACKAGED_DEFINITIONS = Path(__file__).parent / "definitions"
+NAME = re.compile(r"^[a-z][a-z0-9_]{1,60}$")
+TOTAL = "totaal"
+UNKNOWN = "onbekend"
+DEFAULT_MIN_CELL_SIZE = 10
+DEFAULT_MIN_DENOMINATOR = 100
+
+# The CBS hierarchy: level -> (code column, name column) in the geography source.
+GEOGRAPHY_SOURCE = "buurtindeling"
+GEOGRAPHY_LEVELS: Mapping[str, tuple[str, str | None]] = MappingProxyType(
+    {
+        "buurt": ("buurtcode", "buurtnaam"),
+        "wijk": ("wijkcode", "wijknaam"),
+        "gemeente": ("gemeentecode", None),
+    }
+)
+# Output columns the build adds; a dimension or measure may not take these names.
+RESERVED = frozenset({"gebiedsniveau", "gebiedscode", "gebiedsnaam", "unit_id"})
+
+
+class MartError(ValueError):
+    """A mart definition is invalid, or a mart cannot be built from its inputs."""
+
+
+@dataclass(frozen=True)
+class Dimension:
+    name: str
+    values: tuple[str, ...] = ()
+    # A non-additive dimension (a person can fall in several categories) gets no total
+    # level: its categories do not sum to anything that could be published.
+    additive: bool = True
+
+
+@dataclass(frozen=True)
+class Measure:
+    name: str
+    unit: str
+    sql: str
+    dimensions: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Ratio:
+    """numerator / denominator in percent (1 decimal), from published counts only."""
+
+    name: str
+    numerator: str
+    denominator: str
+    min_denominator: int = DEFAULT_MIN_DENOMINATOR
+
+
+@dataclass(frozen=True)
+class MartDefinition:
+    name: str
+    title: str
+    purpose: str
+    inputs: Mapping[str, tuple[str, ...]]
+    geography: tuple[str, ...]
+    dimensions: tuple[Dimension, ...]
+    measures: tuple[Measure, ...]
+    ratios: tuple[Ratio, ...] = ()
+    min_cell_size: int = DEFAULT_MIN_CELL_SIZE
+
+    @property
+    def finest_code(self) -> str:
+        return GEOGRAPHY_LEVELS[self.geography[0]][0]
+
+    def dimension(self, name: str) -> Dimension:
+        for dimension in self.dimensions:
+            if dimension.name == name:
+                return dimension
+        raise KeyError(name)
+
+    def measure(self, name: str) -> Measure:
+        for measure in self.measures:
+            if measure.name == name:
+                return measure
+        raise KeyError(name)
+
+
+def _strings(where: str, value: object) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise MartError(f"{where} must be a list of non-empty strings")
+    if len(set(value)) != len(value):
+        raise MartError(f"{where} has duplicates")
+    return tuple(value)
+
+
+def _check_keys(where: str, raw: Mapping[str, object], allowed: Iterable[str]) -> None:
+    unknown = set(raw) - set(allowed)
+    if unknown:
+        raise MartError(f"{where}: unknown setting(s) {sorted(unknown)}")
+
+
+def _name(where: str, value: object) -> str:
+    if not isinstance(value, str) or not NAME.match(value) or value in RESERVED:
+        raise MartError(f"{where}: {value!r} must be lower-case letters, digits, _ (not reserved)")
+    return value
+
+
+def _positive_int(where: str, value: object) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise MartError(f"{where} must be a positive integer")
+    return value
+
+
+def _dimensions(mart: str, raw: object) -> tuple[Dimension, ...]:
+    if not isinstance(raw, dict):
+        raise MartError(f"{mart}: [dimensions] must be a table of dimension tables")
+    dimensions = []
+    for name, settings in raw.items():
+        where = f"{mart}.dimensions.{name}"
+        _name(where, name)
+        if not isinstance(settings, dict):
+            raise MartError(f"{where} must be a table")
+        _check_keys(where, settings, ("values", "additive"))
+        values = _strings(f"{where}.values", settings.get("values", []))
+        if TOTAL in values:
+            raise MartError(f"{where}: {TOTAL!r} is the total level, not a value")
+        additive = settings.get("additive", True)
+        if not isinstance(additive, bool):
+            raise MartError(f"{where}.additive must be true or false")
+        dimensions.append(Dimension(name, values, additive))
+    return tuple(dimensions)
+
+
+def _measure(mart: str, raw: object, dimensions: Mapping[str, Dimension]) -> Measure:
+    if not isinstance(raw, dict):
+        raise MartError(f"{mart}: every [[measures]] entry must be a table")
+    where = f"{mart}.measures.{raw.get('name', '?')}"
+    _check_keys(where, raw, ("name", "unit", "sql", "dimensions"))
+    name = _name(where, raw.get("name"))
+    unit, sql = raw.get("unit"), raw.get("sql")
+    if not isinstance(unit, str) or not unit:
+        raise MartError(f"{where}: needs a unit, e.g. 'personen'")
+    if not isinstance(sql, str) or not sql.strip():
+        raise MartError(f"{where}: needs a sql query")
+    used = _strings(f"{where}.dimensions", raw.get("dimensions", []))
+    for dimension in used:
+        if dimension not in dimensions:
+            raise MartError(f"{where}: dimension {dimension!r} is not declared")
+    for dimension in set(dimensions) - set(used):
+        # The measure is published on the rows where its missing dimensions are at their
+        # total; a non-additive dimension has no total row to publish it on.
+        if not dimensions[dimension].additive:
+            raise MartError(f"{where}: must use the non-additive dimension {dimension!r}")
+    return Measure(name, unit, sql, used)
+
+
+def _ratio(mart: str, raw: object, measures: Mapping[str, Measure]) -> Ratio:
+    if not isinstance(raw, dict):
+        raise MartError(f"{mart}: every [[ratios]] entry must be a table")
+    where = f"{mart}.ratios.{raw.get('name', '?')}"
+    _check_keys(where, raw, ("name", "numerator", "denominator", "min_denominator"))
+    name = _name(where, raw.get("name"))
+    numerator, denominator = raw.get("numerator"), raw.get("denominator")
+    if numerator not in measures or denominator not in measures:
+        raise MartError(f"{where}: numerator and denominator must be measures of this mart")
+    if not set(measures[denominator].dimensions) <= set(measures[numerator].dimensions):
+        raise MartError(f"{where}: the denominator's dimensions must be the numerator's")
+    minimum = _positive_int(
+        f"{where}.min_denominator", raw.get("min_denominator", DEFAULT_MIN_DENOMINATOR)
+    )
+    return Ratio(name, str(numerator), str(denominator), minimum)
+
+
+def _inputs(mart: str, raw: object, geography: tuple[str, ...]) -> Mapping[str, tuple[str, ...]]:
+    if not isinstance(raw, dict) or not raw:
+        raise MartError(f"{mart}: [inputs] must map each source to its allowed columns")
+    inputs = {source: _strings(f"{mart}.inputs.{source}", cols) for source, cols in raw.items()}
+    needed = {col for level in geography for col in GEOGRAPHY_LEVELS[level] if col}
+    missing = needed - set(inputs.get(GEOGRAPHY_SOURCE, ()))
+    if missing:
+        raise MartError(f"{mart}: the geography needs {GEOGRAPHY_SOURCE} columns {sorted(missing)}")
+    return MappingProxyType(inputs)
+
+
+def _geography(mart: str, raw: object) -> tuple[str, ...]:
+    levels = _strings(f"{mart}.geography", raw)
+    order = list(GEOGRAPHY_LEVELS)
+    if not levels or any(level not in order for level in levels):
+        raise MartError(f"{mart}.geography: levels must be among {order}")
+    if [order.index(level) for level in levels] != sorted(order.index(lv) for lv in levels):
+        raise MartError(f"{mart}.geography: list the levels from finest to coarsest")
+    return levels
+
+
+def definition_from_dict(raw: Mapping[str, object]) -> MartDefinition:
+    name = _name("mart", raw.get("name"))
+    _check_keys(
+        name,
+        raw,
+        (
+            "name", "title", "purpose", "min_cell_size", "geography",
+            "inputs", "dimensions", "measures", "ratios",
+        ),
+    )  # fmt: skip
+    purpose = raw.get("purpose")
+    if not isinstance(purpose, str) or not NAME.match(purpose):
+        raise MartError(f"{name}: needs a purpose id (lower-case letters, digits, _)")
+    geography = _geography(name, raw.get("geography"))
+    dimensions = _dimensions(name, raw.get("dimensions", {}))
+    by_name = {d.name: d for d in dimensions}
+    raw_measures = raw.get("measures")
+    if not isinstance(raw_measures, list) or not raw_measures:
+        raise MartError(f"{name}: needs at least one [[measures]] entry")
+    measures = tuple(_measure(name, m, by_name) for m in raw_measures)
+    measure_names = {m.name: m for m in measures}
+    raw_ratios = raw.get("ratios", [])
+    if not isinstance(raw_ratios, list):
+        raise MartError(f"{name}: [[ratios]] must be a list of tables")
+    ratios = tuple(_ratio(name, r, measure_names) for r in raw_ratios)
+    columns = [d.name for d in dimensions] + [m.name for m in measures]
+    columns += [f"{m.name}_geheim" for m in measures] + [r.name for r in ratios]
+    if len(set(columns)) != len(columns):
+        raise MartError(f"{name}: dimension, measure and ratio names must be unique")
+    return MartDefinition(
+        name=name,
+        title=str(raw.get("title", name)),
+        purpose=purpose,
+        inputs=_inputs(name, raw.get("inputs"), geography),
+        geography=geography,
+        dimensions=dimensions,
+        measures=measures,
+        ratios=ratios,
+        min_cell_size=_positive_int(
+            f"{name}.min_cell_size", raw.get("min_cell_size", DEFAULT_MIN_CELL_SIZE)
+        ),
+    )
+
+
+def load_definition(path: Path) -> MartDefinition:
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise MartError(f"{path}: {exc}") from None
+    return definition_from_dict(raw)
+
+
+def load_definitions(*extra_folders: Path) -> dict[str, MartDefinition]:
+    """The packaged definitions, then each folder in turn (a later one wins by name)."""
+    definitions: dict[str, MartDefinition] = {}
+    for folder in (PACKAGED_DEFINITIONS, *extra_folders):
+        if folder.is_dir():
+            for path in sorted(folder.glob("*.toml")):
+                definition = load_definition(path)
+                definitions[definition.name] = definition
+    return dict(sorted(definitions.items()))
+
+
+def columns_needed(definitions: Mapping[str, MartDefinition]) -> dict[str, set[str]]:
+    """Per source, every column some mart may read; ingest drops all others."""
+    needed: dict[str, set[str]] = {}
+    for definition in definitions.values():
+        for source, columns in definition.inputs.items():
+            needed.setdefault(source, set()).update(columns)
+    return needed

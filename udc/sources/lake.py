@@ -1,0 +1,33 @@
+"""Load 1: pseudonymised, minimised microdata in parquet, one dataset per source and peildatum."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+from pathlib import Path
+
+import polars as pl
+
+
+class Lake:
+    """The lake folder; files are written whole and then renamed into place."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def path(self, source: str, peildatum: dt.date) -> Path:
+        return self.root / source / f"peildatum={peildatum:%Y%m%d}" / f"{source}.parquet"
+
+    def write(self, source: str, peildatum: dt.date, frame: pl.DataFrame) -> tuple[Path, str]:
+        """Write a dataset atomically; returns its path and the SHA-256 of the file."""
+        target = self.path(source, peildatum)
+        target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        staging = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        frame.write_parquet(staging, compression="zstd", statistics=False)
+        digest = hashlib.sha256(staging.read_bytes()).hexdigest()
+        os.replace(staging, target)
+        return target, digest
+
+    def read(self, source: str, peildatum: dt.date, columns: list[str] | None = None):
+        return pl.read_parquet(self.path(source, peildatum), columns=columns)

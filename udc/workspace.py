@@ -1,0 +1,169 @@
+"""The workspace: folders, settings from ``udc.toml``, and where each kind of file lives."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import tomllib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_SETTINGS = """\
+# udc workspace settings. Paths are relative to this file's folder.
+
+[catalog]
+# SQLite by default; for production e.g. "postgresql+psycopg://udc@dbhost:5432/udc".
+url = "sqlite:///catalog.db"
+
+[paths]
+inbox = "inbox"
+# Extra or overriding configuration: contracts (*.toml) and mart definitions (*.toml).
+sources = "config/sources"
+marts = "config/marts"
+
+[marts]
+# The smallest published count; a mart definition may set a higher one.
+min_cell_size = 10
+
+[schedule]
+# When `udc serve` runs the nightly flow.
+cron = "0 2 * * *"
+timezone = "Europe/Amsterdam"
+
+[prefect]
+# Empty: `udc run` starts a temporary Prefect server. Set it (or PREFECT_API_URL) to use
+# a running server, e.g. "http://127.0.0.1:4200/api".
+api_url = ""
+"""
+
+RESTRICTED = ("keys", "lake", "quarantine", "archive", "inbox")
+FOLDERS = ("inbox", "quarantine", "archive", "lake", "marts", "feedback", "reports", "keys")
+
+
+class WorkspaceError(RuntimeError):
+    """The workspace is missing or misconfigured; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    inbox: Path
+    sources_config: Path
+    marts_config: Path
+    min_cell_size: int
+    cron: str
+    timezone: str
+    prefect_api_url: str
+
+
+@dataclass(frozen=True)
+class Workspace:
+    root: Path
+
+    @classmethod
+    def resolve(cls, folder: Path | str | None) -> Workspace:
+        chosen = folder or os.environ.get("UDC_WORKSPACE") or Path.cwd()
+        return cls(Path(chosen).expanduser().resolve())
+
+    @property
+    def settings_file(self) -> Path:
+        return self.root / "udc.toml"
+
+    @property
+    def keys(self) -> Path:
+        return self.root / "keys"
+
+    @property
+    def quarantine(self) -> Path:
+        return self.root / "quarantine"
+
+    @property
+    def archive(self) -> Path:
+        return self.root / "archive"
+
+    @property
+    def lake(self) -> Path:
+        return self.root / "lake"
+
+    @property
+    def marts(self) -> Path:
+        return self.root / "marts"
+
+    @property
+    def feedback(self) -> Path:
+        return self.root / "feedback"
+
+    @property
+    def reports(self) -> Path:
+        return self.root / "reports"
+
+    @property
+    def prefect_home(self) -> Path:
+        return self.root / ".prefect"
+
+    def exists(self) -> bool:
+        return self.settings_file.is_file()
+
+    def require(self) -> Workspace:
+        if not self.exists():
+            raise WorkspaceError(
+                f"{self.root} is not a udc workspace (no udc.toml); run `udc init` there first "
+                "or pass --workspace"
+            )
+        return self
+
+    def settings(self) -> Settings:
+        self.require()
+        try:
+            raw = tomllib.loads(self.settings_file.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise WorkspaceError(f"{self.settings_file}: {exc}") from None
+        defaults = tomllib.loads(DEFAULT_SETTINGS)
+
+        def get(section: str, key: str) -> object:
+            return raw.get(section, {}).get(key, defaults[section][key])
+
+        url = str(get("catalog", "url"))
+        if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
+            url = f"sqlite:///{self.root / url.removeprefix('sqlite:///')}"
+        min_cell_size = get("marts", "min_cell_size")
+        if not isinstance(min_cell_size, int) or min_cell_size < 2:
+            raise WorkspaceError(
+                f"{self.settings_file}: marts.min_cell_size must be an integer >= 2"
+            )
+        return Settings(
+            database_url=os.environ.get("UDC_DATABASE_URL", url),
+            inbox=self.root / str(get("paths", "inbox")),
+            sources_config=self.root / str(get("paths", "sources")),
+            marts_config=self.root / str(get("paths", "marts")),
+            min_cell_size=min_cell_size,
+            cron=str(get("schedule", "cron")),
+            timezone=str(get("schedule", "timezone")),
+            prefect_api_url=os.environ.get("PREFECT_API_URL") or str(get("prefect", "api_url")),
+        )
+
+    @contextmanager
+    def exclusive(self) -> Iterator[bool]:
+        """Hold the workspace for one run; yields False when another run holds it."""
+        with open(self.root / ".udc.lock", "a") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def create_folders(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        for name in FOLDERS:
+            folder = self.root / name
+            folder.mkdir(exist_ok=True)
+            if name in RESTRICTED:
+                folder.chmod(0o700)
+        if not self.settings_file.exists():
+            self.settings_file.write_text(DEFAULT_SETTINGS, encoding="utf-8")
