@@ -2,8 +2,18 @@ import datetime as dt
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
 
-from udc.catalog.store import Catalog, CatalogError, CheckRecord, KeyMismatchError
+from udc.catalog.store import (
+    MIGRATIONS,
+    Catalog,
+    CatalogError,
+    CheckRecord,
+    KeyMismatchError,
+    make_engine,
+)
+from udc.quality.crosscheck import CrossCheckResult
 
 PEILDATUM = dt.date(2026, 11, 1)
 
@@ -103,3 +113,136 @@ def test_a_different_key_is_refused(database_url):
 def test_an_unreachable_database_gives_a_clear_error(tmp_path):
     with pytest.raises(CatalogError, match="cannot open the catalog database"):
         Catalog(f"sqlite:///{tmp_path / 'missing' / 'catalog.db'}")
+
+
+def _cross_check(source: str, check_id: str, rows: int, missing: int, **extra) -> CrossCheckResult:
+    fields = {
+        "source": source,
+        "peildatum": PEILDATUM,
+        "check_id": check_id,
+        "reference": "brp",
+        "reference_peildatum": dt.date(2026, 10, 1),
+        "columns": ("pseudonym",),
+        "rows": rows,
+        "missing": missing,
+        "description": "Cliënt staat ingeschreven in de BRP",
+    }
+    return CrossCheckResult(**{**fields, **extra})
+
+
+def test_cross_checks_are_stored_with_run_and_delivery(database_url):
+    catalog = Catalog(database_url)
+    run_id = catalog.start_run(flow_run_id=None)
+    delivery = _delivery(catalog, run_id, "a" * 64)
+    results = [
+        _cross_check("brp", "adres_in_buurtindeling", 5, 1, reference="buurtindeling"),
+        _cross_check("wmo", "ingeschreven_in_brp", 40, 0),
+        _cross_check(
+            "wmo",
+            "adres_in_buurtindeling",
+            0,
+            0,
+            reference="buurtindeling",
+            reference_peildatum=None,
+            note="geen levering van buurtindeling op of voor de peildatum",
+        ),
+    ]
+    catalog.add_cross_checks(run_id, results, {("brp", PEILDATUM): delivery})
+    stored = catalog.cross_checks()
+    assert [(r.source, r.check_id, r.rows, r.missing, r.status) for r in stored] == [
+        ("brp", "adres_in_buurtindeling", 5, 1, "findings"),
+        ("wmo", "ingeschreven_in_brp", 40, 0, "ok"),
+        ("wmo", "adres_in_buurtindeling", 0, 0, "not_checked"),
+    ]
+    assert [r.delivery_id for r in stored] == [delivery, None, None]
+    assert {r.run_id for r in stored} == {run_id}
+    assert [r.reference_peildatum for r in stored] == [dt.date(2026, 10, 1)] * 2 + [None]
+    assert all(r.peildatum == PEILDATUM and r.created_at is not None for r in stored)
+    assert [r.check_id for r in catalog.cross_checks(source="wmo")] == [
+        "ingeschreven_in_brp",
+        "adres_in_buurtindeling",
+    ]
+    assert len(catalog.cross_checks(source="wmo", peildatum=PEILDATUM)) == 2
+    assert catalog.cross_checks(peildatum=dt.date(2026, 12, 1)) == []
+    assert catalog.cross_checks(source="bijstand") == []
+    catalog.close()
+
+
+def test_cross_checks_need_no_run_or_delivery(database_url):
+    catalog = Catalog(database_url)
+    catalog.add_cross_checks(None, [_cross_check("wmo", "ingeschreven_in_brp", 3, 3)])
+    catalog.add_cross_checks(None, [])
+    [record] = catalog.cross_checks("wmo")
+    assert (record.run_id, record.delivery_id, record.status) == (None, None, "findings")
+    catalog.close()
+
+
+def test_an_existing_0001_catalog_is_upgraded(database_url):
+    engine = make_engine(database_url)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0001")
+    with engine.begin() as connection:
+        assert "cross_checks" not in sa.inspect(connection).get_table_names()
+        connection.execute(
+            sa.text(
+                "INSERT INTO runs (id, started_at, status) "
+                "VALUES ('00000000-0000-0000-0000-000000000001', :now, 'completed')"
+            ),
+            {"now": dt.datetime(2026, 11, 1, tzinfo=dt.UTC)},
+        )
+    engine.dispose()
+
+    catalog = Catalog(database_url)
+    with catalog.engine.connect() as connection:
+        assert "cross_checks" in sa.inspect(connection).get_table_names()
+        version = connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+    assert version == "0003"
+    [run] = catalog.runs()
+    assert run.status == "completed"
+    catalog.add_cross_checks(run.id, [_cross_check("wmo", "ingeschreven_in_brp", 2, 1)])
+    assert [r.run_id for r in catalog.cross_checks()] == [run.id]
+    catalog.close()
+
+
+def test_the_migrations_build_exactly_the_models(database_url):
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from udc.catalog.models import Base
+
+    catalog = Catalog(database_url)
+    with catalog.engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    catalog.close()
+    assert differences == []
+
+
+def test_a_check_about_the_whole_delivery_keeps_its_outcome(database_url):
+    catalog = Catalog(database_url)
+    run_id = catalog.start_run(None)
+    delivery_id = catalog.add_delivery(
+        run_id=run_id,
+        source="brp",
+        peildatum=dt.date(2026, 11, 1),
+        file_name="brp_20261101.csv",
+        sha256="a" * 64,
+        size_bytes=10,
+        rows=5,
+        status="quarantined",
+    )
+    catalog.add_checks(
+        delivery_id,
+        5,
+        [
+            CheckRecord("rows.change", None, "error", 0, False, False, "Te weinig regels."),
+            CheckRecord("bsn.valid_bsn", "bsn", "error", 0),
+        ],
+    )
+    checks = {c.check_id: c for c in catalog.checks(delivery_id)}
+    assert (checks["rows.change"].passed, checks["rows.change"].row_level) == (False, False)
+    assert checks["rows.change"].description == "Te weinig regels."
+    assert checks["bsn.valid_bsn"].passed is True
+    catalog.close()

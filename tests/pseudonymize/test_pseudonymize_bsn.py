@@ -5,6 +5,7 @@ import pytest
 from udc.pseudonymize.bsn import (
     BSN_STATUS_DESCRIPTIONS,
     bsn_status,
+    bsn_status_of,
     is_valid_bsn,
     random_valid_bsns,
 )
@@ -117,3 +118,12 @@ def test_random_valid_bsns_are_reproducible_and_bounded():
     assert random_valid_bsns(np.random.default_rng(9), 0).size == 0
     with pytest.raises(ValueError, match="n must be between"):
         random_valid_bsns(np.random.default_rng(9), -1)
+
+
+def test_the_series_form_agrees_with_the_expression_form():
+    rng = np.random.default_rng(12)
+    values = [value for value, _ in CASES] + list(random_valid_bsns(rng, 500))
+    values += [str(n) for n in rng.integers(0, 10**9, 2_000)] + ["12 345 678", "abc", " "]
+    series = pl.Series("bsn", values, dtype=pl.String)
+    assert bsn_status_of(series).to_list() == statuses(values)
+    assert bsn_status_of(series).name == "bsn"

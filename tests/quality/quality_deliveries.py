@@ -189,7 +189,13 @@ CASES: dict[str, list[Case]] = {
         case({"achterstand_bedrag": "1.000,00"}, "achterstand_bedrag.decimal"),
         case({"achterstand_bedrag": "€ 12"}, "achterstand_bedrag.decimal"),
         case({"achterstand_bedrag": "-5"}, "achterstand_bedrag.range"),
-        case({"achterstand_bedrag": "1000000,01"}, "achterstand_bedrag.range"),
+        case(
+            {"achterstand_bedrag": "1000000,01"},
+            "achterstand_bedrag.range",
+            "achterstand_bedrag.plausibel",
+        ),
+        case({"achterstand_bedrag": "50000"}),
+        case({"achterstand_bedrag": "50000,01"}, "achterstand_bedrag.plausibel"),
         case({"huisletter": None, "huisnummertoevoeging": None}),
     ],
     "politie_incidenten": [

@@ -131,7 +131,12 @@ def test_date_helpers_know_real_and_brp_dates():
     frame = with_helper_columns(
         pl.DataFrame({"brp": values, "echt": values}, schema={"brp": pl.String, "echt": pl.String}),
         contract,
-        ["brp", "echt"],
+        [
+            valid_date_column("brp"),
+            date_column("brp"),
+            valid_date_column("echt"),
+            date_column("echt"),
+        ],
     )
     assert frame.columns == [
         "brp",

@@ -199,8 +199,8 @@ def test_verdict_boundaries_without_running_gx():
 def test_a_delivery_without_data_rows_is_quarantined_without_running_gx():
     contract = CONTRACTS["wmo"]
     empty = clean_delivery(contract).head(0)
-    report, gx_result = run_validation(empty, contract, TODAY)
-    assert gx_result is None
+    report, gx_results = run_validation(empty, contract, TODAY)
+    assert gx_results == []
     assert report.rows == 0 and report.checks == ()
     assert report.delivery_errors == (NO_ROWS,)
     assert report.verdict() == "quarantined"
@@ -229,10 +229,10 @@ def test_gx_results_and_reports_hold_no_delivered_bsn():
     rows[2]["bsn"] = rows[3]["bsn"][1:]  # eight digits
     rows[4]["bsn"] = rows[4]["bsn"][:8] + str((int(rows[4]["bsn"][8]) + 1) % 10)  # checksum
     frame = pl.concat([frame, delivery(contract, rows).with_columns(pl.col("line_number") + 50)])
-    report, gx_result = run_validation(frame, contract, TODAY)
+    report, gx_results = run_validation(frame, contract, TODAY)
     assert {"bsn.unique", "bsn.eight_digit_bsn", "bsn.valid_bsn"} <= set(_failed(report))
 
-    serialised = json.dumps(gx_result.to_json_dict()) + repr(report)
+    serialised = json.dumps([r.to_json_dict() for r in gx_results]) + repr(report)
     delivered = [b for b in frame["bsn"].drop_nulls().to_list()]
     assert delivered
     assert not [b for b in delivered if b in serialised]

@@ -8,7 +8,17 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Date, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    true,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -62,6 +72,9 @@ class QualityCheck(Base):
     severity: Mapped[str] = mapped_column(String(16))
     failed_count: Mapped[int] = mapped_column(Integer)
     rows: Mapped[int] = mapped_column(Integer)
+    passed: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    row_level: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    description: Mapped[str | None] = mapped_column(Text)
 
 
 class Dataset(Base):
@@ -96,4 +109,26 @@ class KeyFingerprint(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     domain: Mapped[str] = mapped_column(String(64))
     fingerprint: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class CrossCheckRecord(Base):
+    """One cross-source check of a source's pseudonymised keys against a reference source.
+
+    Counts only, never a key value; for the data steward, never for the source.
+    """
+
+    __tablename__ = "cross_checks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[str | None] = mapped_column(ForeignKey("runs.id"))
+    delivery_id: Mapped[int | None] = mapped_column(ForeignKey("deliveries.id"))
+    source: Mapped[str] = mapped_column(String(64), index=True)
+    peildatum: Mapped[dt.date] = mapped_column(Date)
+    check_id: Mapped[str] = mapped_column(String(128))
+    reference: Mapped[str] = mapped_column(String(64))
+    reference_peildatum: Mapped[dt.date | None] = mapped_column(Date)
+    rows: Mapped[int] = mapped_column(Integer)
+    missing: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -5,10 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from alembic import command
 from alembic.config import Config
@@ -17,6 +18,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from udc.catalog.models import (
+    CrossCheckRecord,
     Dataset,
     Delivery,
     KeyFingerprint,
@@ -44,6 +46,30 @@ class CheckRecord:
     column: str | None
     severity: str
     failed_count: int
+    passed: bool = True
+    row_level: bool = True
+    description: str | None = None
+
+
+class CrossCheckOutcome(Protocol):
+    """What the catalog keeps of a cross-source check (``udc.quality.crosscheck`` gives these)."""
+
+    @property
+    def source(self) -> str: ...
+    @property
+    def peildatum(self) -> dt.date: ...
+    @property
+    def check_id(self) -> str: ...
+    @property
+    def reference(self) -> str: ...
+    @property
+    def reference_peildatum(self) -> dt.date | None: ...
+    @property
+    def rows(self) -> int: ...
+    @property
+    def missing(self) -> int: ...
+    @property
+    def status(self) -> str: ...
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
@@ -172,6 +198,9 @@ class Catalog:
                     severity=c.severity,
                     failed_count=c.failed_count,
                     rows=rows,
+                    passed=c.passed,
+                    row_level=c.row_level,
+                    description=c.description,
                 )
                 for c in checks
             )
@@ -250,3 +279,39 @@ class Catalog:
                 .order_by(Delivery.source, Delivery.peildatum)
             )
             return list(session.scalars(query))
+
+    def add_cross_checks(
+        self,
+        run_id: str | None,
+        results: Sequence[CrossCheckOutcome],
+        delivery_ids: Mapping[tuple[str, dt.date], int] | None = None,
+    ) -> None:
+        """Record cross-source checks; ``delivery_ids`` links each to its source's delivery."""
+        links = delivery_ids or {}
+        with self.session() as session:
+            session.add_all(
+                CrossCheckRecord(
+                    run_id=run_id,
+                    delivery_id=links.get((r.source, r.peildatum)),
+                    source=r.source,
+                    peildatum=r.peildatum,
+                    check_id=r.check_id,
+                    reference=r.reference,
+                    reference_peildatum=r.reference_peildatum,
+                    rows=r.rows,
+                    missing=r.missing,
+                    status=r.status,
+                )
+                for r in results
+            )
+
+    def cross_checks(
+        self, source: str | None = None, peildatum: dt.date | None = None
+    ) -> list[CrossCheckRecord]:
+        with self.session() as session:
+            query = select(CrossCheckRecord)
+            if source is not None:
+                query = query.where(CrossCheckRecord.source == source)
+            if peildatum is not None:
+                query = query.where(CrossCheckRecord.peildatum == peildatum)
+            return list(session.scalars(query.order_by(CrossCheckRecord.id)))

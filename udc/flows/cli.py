@@ -160,8 +160,10 @@ def run_nightly(ws: Workspace) -> tuple[dict, float | None]:
     """Run the flow once; returns its summary and the temporary server's start-up seconds."""
     from udc.flows.resources import open_resources
 
-    open_resources(ws.root).check_key()
+    resources = open_resources(ws.root)
+    resources.check_key()
     prefect_environment(ws)
+    resources.check_contracts()
     api_url = ws.settings().prefect_api_url
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
@@ -235,11 +237,22 @@ def _print_summary(ws: Workspace, summary: dict) -> bool:
         f"{len(deliveries)} deliveries, {rows:,} rows; {published} marts published, "
         f"{suppressed:,} cells suppressed."
     )
+    cross_checks = summary.get("cross_checks") or {"checks": [], "reports": [], "status": ""}
+    findings = [c for c in cross_checks["checks"] if c["status"] == "findings"]
+    if cross_checks["checks"]:
+        out.print(
+            f"Cross-checks (internal, for the data steward): {len(cross_checks['checks'])} run, "
+            f"{len(findings)} with findings."
+        )
     out.print(f"Marts:    {ws.marts}")
     out.print(f"Feedback: {ws.feedback}")
+    for report in cross_checks["reports"]:
+        out.print(f"Internal: {report}")
     out.print(f"Catalog:  {ws.settings().database_url}")
     problems = [d["message"] for d in deliveries if d["status"] in ("quarantined", "failed")]
     problems += [m["message"] for m in marts if m["status"] == "failed"]
+    if cross_checks["status"] == "failed":
+        problems.append(cross_checks["message"])
     for message in problems:
         fail(message)
     return not problems

@@ -20,7 +20,8 @@ from udc.catalog.store import CheckRecord
 from udc.flows.resources import Resources
 from udc.pseudonymize.encryption import seal
 from udc.pseudonymize.hashing import pseudonymise
-from udc.quality.feedback import DeliveryFacts, write_feedback
+from udc.quality.feedback import MAX_TREND_POINTS, DeliveryFacts, TrendPoint, write_feedback
+from udc.quality.suites import PreviousDelivery
 from udc.quality.validate import ValidationReport, validate_delivery
 from udc.sources.contracts import Contract
 from udc.sources.ingest import to_lake_frame
@@ -29,6 +30,7 @@ from udc.sources.reader import DeliveryRejected, parse_delivery
 UNKNOWN_SOURCE = "_onbekend"
 LONG_DIGITS = re.compile(r"\d{8,}")
 CONTRACT_NAME = re.compile(r"^[a-z][a-z0-9_]*_\d{8}\.csv$")
+TREND_STATUSES = ("accepted", "accepted_with_warnings", "quarantined", "replaced")
 
 
 def safe_label(name: str) -> str:
@@ -138,6 +140,35 @@ def archive(res: Resources, source: str, path: Path, data: bytes, digest: str) -
     return target
 
 
+def _verdict_of(status: str, rejected: int | None, warnings: int | None) -> str:
+    """A replaced delivery was accepted once: its verdict follows from its counts."""
+    if status != "replaced":
+        return status
+    return "accepted_with_warnings" if rejected or warnings else "accepted"
+
+
+def delivery_history(res: Resources, source: str) -> list[TrendPoint]:
+    """The source's earlier deliveries with a peildatum, for the report's trend section."""
+    earlier = [
+        d
+        for d in res.catalog.deliveries(source)
+        if d.peildatum is not None and d.status in TREND_STATUSES
+    ]
+    earlier.sort(key=lambda d: (d.peildatum, d.id))
+    return [
+        TrendPoint(
+            peildatum=d.peildatum,
+            received_at=d.received_at.replace(tzinfo=d.received_at.tzinfo or dt.UTC),
+            rows=d.rows,
+            rejected=d.rows_rejected,
+            warnings=d.warnings,
+            verdict=_verdict_of(d.status, d.rows_rejected, d.warnings),
+            check_failures={c.check_id: c.failed_count for c in res.catalog.checks(d.id)},
+        )
+        for d in earlier[-MAX_TREND_POINTS:]
+    ]
+
+
 def _feedback(
     res: Resources,
     facts: DeliveryFacts,
@@ -145,7 +176,9 @@ def _feedback(
     reason: str | None,
     report: ValidationReport | None,
 ) -> Path:
-    html, _ = write_feedback(res.workspace.feedback / facts.source, facts, verdict, reason, report)
+    history = delivery_history(res, facts.source)
+    folder = res.workspace.feedback / facts.source
+    html, _ = write_feedback(folder, facts, verdict, reason, report, history=history)
     return html
 
 
@@ -242,7 +275,8 @@ def process_delivery(res: Resources, path: Path, run_id: str) -> DeliveryOutcome
     except DeliveryRejected as error:
         return reject(error, peildatum)
     with timed(seconds, "validate"):
-        report = validate_delivery(parsed.frame, contract, res.today())
+        previous = previous_delivery(res, source, peildatum)
+        report = validate_delivery(parsed.frame, contract, res.today(), previous)
     verdict = report.verdict(contract.max_rejected_share)
     if verdict == "quarantined":
         share = report.rejected_share
@@ -296,5 +330,23 @@ def process_delivery(res: Resources, path: Path, run_id: str) -> DeliveryOutcome
     )
 
 
+def previous_delivery(res: Resources, source: str, peildatum: dt.date) -> PreviousDelivery | None:
+    """The source's accepted delivery with the latest peildatum before ``peildatum``."""
+    earlier = [
+        d
+        for d in res.catalog.accepted_deliveries()
+        if d.source == source and d.peildatum is not None and d.peildatum < peildatum
+    ]
+    if not earlier:
+        return None
+    latest = max(earlier, key=lambda d: (d.peildatum, d.id))
+    return PreviousDelivery(latest.peildatum, latest.rows or 0)
+
+
 def _check_records(report: ValidationReport) -> list[CheckRecord]:
-    return [CheckRecord(c.check_id, c.column, c.severity, c.failed_count) for c in report.checks]
+    return [
+        CheckRecord(
+            c.check_id, c.column, c.severity, c.failed_count, c.passed, c.row_level, c.description
+        )
+        for c in report.checks
+    ]

@@ -15,6 +15,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 from threadpoolctl import threadpool_limits
 
+from udc.flows.crosscheck import cross_check_run
 from udc.flows.ingest import DeliveryOutcome, inbox_files, process_delivery, safe_label
 from udc.flows.publish import MartOutcome, publish_mart
 from udc.flows.resources import Resources, open_resources
@@ -67,6 +68,39 @@ def build_mart(workspace: str, mart: str, run_id: str) -> dict:
     return outcome.to_dict()
 
 
+@task(cache_policy=NO_CACHE, persist_result=False)
+def cross_check(workspace: str, run_id: str) -> dict:
+    res = open_resources(Path(workspace))
+    try:
+        results, reports = cross_check_run(res, run_id)
+    except Exception as exc:
+        get_run_logger().error(_unexpected(exc))
+        return {
+            "status": "failed",
+            "message": f"cross-checks failed with an unexpected {type(exc).__name__}; see the "
+            "Prefect log of this run",
+            "checks": [],
+            "reports": [],
+        }
+    return {
+        "status": "completed",
+        "message": "",
+        "checks": [
+            {
+                "source": r.source,
+                "peildatum": f"{r.peildatum:%Y%m%d}",
+                "check": r.check_id,
+                "reference": r.reference,
+                "status": r.status,
+                "rows": r.rows,
+                "missing": r.missing,
+            }
+            for r in results
+        ],
+        "reports": [str(p) for p in reports],
+    }
+
+
 @flow(name="udc-nightly", persist_result=False, log_prints=False)
 def nightly(workspace: str) -> dict:
     """Process everything in the inbox once, then rebuild and publish the marts that changed."""
@@ -94,15 +128,25 @@ def _process(res: Resources, workspace: str) -> dict:
         for name in files
     ]
     deliveries = [future.result() for future in ingests]
+    # Reads the lake only, so it runs beside the mart builds.
+    checked = cross_check.with_options(task_run_name="cross-check").submit(workspace, run_id)
     builds = [
         build_mart.with_options(task_run_name=f"mart-{name}").submit(workspace, name, run_id)
         for name in sorted(res.marts)
     ]
     marts = [future.result() for future in builds]
-    failed = any(d["status"] in ("quarantined", "failed") for d in deliveries) or any(
-        m["status"] == "failed" for m in marts
+    cross_checks = checked.result()
+    failed = (
+        any(d["status"] in ("quarantined", "failed") for d in deliveries)
+        or any(m["status"] == "failed" for m in marts)
+        or cross_checks["status"] == "failed"
     )
-    summary = {"run_id": run_id, "deliveries": deliveries, "marts": marts}
+    summary = {
+        "run_id": run_id,
+        "deliveries": deliveries,
+        "marts": marts,
+        "cross_checks": cross_checks,
+    }
     res.catalog.finish_run(
         run_id, "completed_with_errors" if failed else "completed", summary, res.fingerprint()
     )

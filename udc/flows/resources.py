@@ -33,7 +33,17 @@ class Resources:
 
     @property
     def needed_columns(self) -> dict[str, set[str]]:
-        return columns_needed(self.marts)
+        """Per source, the columns the lake keeps: what marts read, and the cross-checks' keys.
+
+        Cross-checks are a purpose of their own (data quality): they keep a source's link keys
+        (the pseudonym, an address) even where no mart reads them.
+        """
+        needed = columns_needed(self.marts)
+        for contract in self.contracts.values():
+            for check in contract.cross_checks:
+                needed.setdefault(contract.id, set()).update(check.columns)
+                needed.setdefault(check.reference, set()).update(check.reference_columns)
+        return needed
 
     def link_key(self) -> bytes:
         return derive_domain_key(self.keys.master_key(), LINK_DOMAIN)
@@ -44,6 +54,14 @@ class Resources:
     def check_key(self) -> None:
         """Refuse to run with another master key than the lake was built with."""
         self.catalog.check_key(LINK_DOMAIN, self.fingerprint())
+
+    def check_contracts(self) -> None:
+        """Build every contract's checks once: a configured check GX does not know fails here,
+        before any delivery is touched."""
+        from udc.quality.suites import check_contract  # imports GX: only when validating
+
+        for contract in self.contracts.values():
+            check_contract(contract, self.today())
 
     def today(self) -> dt.date:
         return dt.datetime.now(ZoneInfo(self.settings.timezone)).date()

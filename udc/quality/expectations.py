@@ -3,7 +3,7 @@
 Every module of ``udc.quality`` imports GX through this one, so analytics are off before GX
 is first imported (the pipeline runs without network access).
 
-The BSN expectation classifies values with :func:`udc.pseudonymize.bsn.bsn_status`, the one
+The BSN expectation classifies values with :func:`udc.pseudonymize.bsn.bsn_status_of`, the one
 definition of a valid BSN in this project, vectorised in polars on the pandas column.
 """
 
@@ -24,7 +24,7 @@ from great_expectations.expectations.metrics import (
     column_condition_partial,
 )
 
-from udc.pseudonymize.bsn import bsn_status
+from udc.pseudonymize.bsn import bsn_status_of
 
 # GX fingerprints every pandas batch below this many bytes (an md5 over a hash of every
 # value) as an informational batch marker that nothing reads. On a million-row delivery that
@@ -45,10 +45,8 @@ __all__ = [
 
 
 def _bsn_status_in(column: pd.Series, statuses: list[str]) -> pd.Series:
-    status = pl.DataFrame({"value": pl.from_pandas(column)}).select(
-        bsn_status(pl.col("value")).is_in(statuses)
-    )
-    return pd.Series(status.to_series().to_numpy(), index=column.index)
+    status = bsn_status_of(pl.from_pandas(column)).is_in(statuses)
+    return pd.Series(status.to_numpy(), index=column.index)
 
 
 class ColumnValuesValidBsn(ColumnMapMetricProvider):

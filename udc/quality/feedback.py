@@ -5,6 +5,10 @@ self-contained HTML page to read and a CSV file (``;``-separated, for a spreadsh
 through. Both are built from the delivery's facts and a :class:`ValidationReport`, which holds
 line numbers and check descriptions only, never a delivered value; the one exception is the
 source's own record key, and only for sources whose record key is not a BSN.
+
+Both files also show the trend (verloop) against earlier deliveries of the same source, from
+:class:`TrendPoint` records the caller takes from the catalog: dates, counts, shares and
+verdicts only.
 """
 
 from __future__ import annotations
@@ -12,15 +16,15 @@ from __future__ import annotations
 import csv
 import html
 import io
-import os
 import re
-import tempfile
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
+from types import MappingProxyType
 
 from udc.quality.dutch import percent, thousands
+from udc.quality.report_files import BASE_CSS, neutralise_cell, write_atomically
 from udc.quality.validate import (
     ACCEPTED,
     ACCEPTED_WITH_WARNINGS,
@@ -49,9 +53,12 @@ SEVERITY_LABELS = {"error": "fout", "warning": "waarschuwing"}
 # How many line numbers the HTML page lists per check, and the CSV file lists per check.
 HTML_LINES_PER_CHECK = 50
 CSV_LINES_PER_CHECK = 10_000
-# A cell starting with one of these is a formula to a spreadsheet (CSV injection).
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 MAX_KEY_LENGTH = 60
+# How many earlier deliveries the trend shows: a year of monthly deliveries.
+MAX_TREND_POINTS = 12
+CURRENT_DELIVERY = "(deze levering)"
+FIRST_DELIVERY = "Dit is de eerste levering van deze bron die wij kennen."
+UNKNOWN_NUMBER = "–"
 
 
 @dataclass(frozen=True)
@@ -67,10 +74,29 @@ class DeliveryFacts:
     received_at: datetime
 
 
-def neutralise_cell(value: object) -> str:
-    """The text of a CSV cell that a spreadsheet shows as text, never runs as a formula."""
-    text = "" if value is None else str(value)
-    return f"'{text}" if text.startswith(FORMULA_PREFIXES) else text
+@dataclass(frozen=True)
+class TrendPoint:
+    """One earlier delivery of a source, as the catalog knows it: dates, counts and a verdict.
+
+    ``rows`` is None when the file could not be read; ``rejected`` and ``warnings`` (the number
+    of rows with at least one error, resp. warning) are None when its rows were not validated.
+    ``check_failures`` maps a check id to the number of rows that failed it; a check that is
+    absent failed no row.
+    """
+
+    peildatum: date
+    received_at: datetime
+    rows: int | None
+    rejected: int | None
+    warnings: int | None
+    verdict: str
+    check_failures: Mapping[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.verdict not in VERDICT_LABELS:
+            raise ValueError(f"unknown verdict {self.verdict!r}")
+        # A read-only copy, so a point stays what it was when the caller built it.
+        object.__setattr__(self, "check_failures", MappingProxyType(dict(self.check_failures)))
 
 
 def _share(count: int, rows: int) -> str:
@@ -121,20 +147,113 @@ def _failed_first(report: ValidationReport) -> tuple[list[CheckResult], list[Che
     return failed, [c for c in report.checks if not c.failed_count]
 
 
+# -- Trend --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Entry:
+    """A delivery in the trend: an earlier one, or this one (whose peildatum may be unknown)."""
+
+    peildatum: date | None
+    received_at: datetime
+    rows: int | None
+    rejected: int | None
+    warnings: int | None
+    verdict: str
+    check_failures: Mapping[str, int]
+    current: bool = False
+
+    @property
+    def validated(self) -> bool:
+        return self.rows is not None and self.rejected is not None
+
+    @property
+    def label(self) -> str:
+        day = f"{self.peildatum:%d-%m-%Y}" if self.peildatum else "onbekend"
+        return f"{day} {CURRENT_DELIVERY}" if self.current else day
+
+
+@dataclass(frozen=True)
+class _Trend:
+    earlier: list[_Entry]  # every earlier delivery, oldest first
+    shown: list[_Entry]  # the last MAX_TREND_POINTS of them
+    current: _Entry
+    check_ids: list[str]  # checks that failed now or in a shown delivery, failing now first
+
+
+def _trend(
+    facts: DeliveryFacts,
+    verdict: str,
+    report: ValidationReport | None,
+    history: Sequence[TrendPoint],
+) -> _Trend:
+    current = _Entry(
+        peildatum=facts.peildatum,
+        received_at=facts.received_at,
+        rows=report.rows if report is not None else facts.rows,
+        rejected=len(report.rejected_lines) if report is not None else None,
+        warnings=report.warning_count if report is not None else None,
+        verdict=verdict,
+        check_failures={c.check_id: c.failed_count for c in report.checks} if report else {},
+        current=True,
+    )
+    # A caller that records the delivery before writing its feedback may pass it back as history.
+    points = [
+        p
+        for p in history
+        if not (p.peildatum == facts.peildatum and p.received_at == facts.received_at)
+    ]
+    points.sort(key=lambda p: (p.peildatum, p.received_at))
+    earlier = [
+        _Entry(
+            p.peildatum, p.received_at, p.rows, p.rejected, p.warnings, p.verdict, p.check_failures
+        )
+        for p in points
+    ]
+    shown = earlier[-MAX_TREND_POINTS:]
+    failing_now = [c.check_id for c in _failed_first(report)[0]] if report is not None else []
+    failing_before = {
+        check_id for entry in shown for check_id, count in entry.check_failures.items() if count
+    }
+    return _Trend(earlier, shown, current, failing_now + sorted(failing_before - set(failing_now)))
+
+
+def _row_change(trend: _Trend) -> str:
+    """How the row count compares to the latest earlier delivery whose row count is known."""
+    current = trend.current
+    if current.rows is None:
+        return "Het aantal regels van deze levering is onbekend, dus niet te vergelijken."
+    previous = next((e for e in reversed(trend.earlier) if e.rows is not None), None)
+    if previous is None or previous.rows is None:
+        return "Van de eerdere leveringen is het aantal regels niet bekend."
+    reference = f"de levering met peildatum {previous.label}"
+    if previous.peildatum == current.peildatum:
+        reference += f" die wij op {previous.received_at:%d-%m-%Y} ontvingen"
+    before, now = previous.rows, current.rows
+    if before == now:
+        return f"Evenveel regels ({thousands(now)}) als {reference}."
+    if before == 0:
+        return f"{thousands(now)} regels, waar {reference} geen gegevensregels had."
+    sign = "+" if now > before else "-"
+    return (
+        f"{sign}{percent(abs(now - before) / before)} regels ten opzichte van {reference} "
+        f"(van {thousands(before)} naar {thousands(now)})."
+    )
+
+
+def _check_share(entry: _Entry, check_id: str) -> tuple[int, str] | None:
+    if not entry.validated or entry.rows is None:
+        return None
+    count = entry.check_failures.get(check_id, 0)
+    return count, _share(count, entry.rows)
+
+
 # -- HTML ---------------------------------------------------------------------------------
 
-_CSS = """
-body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #1b1b1b;
-       max-width: 60rem; margin: 2rem auto; padding: 0 1rem; line-height: 1.45; }
-h1 { font-size: 1.5rem; margin-bottom: 0.2rem; }
-h2 { font-size: 1.15rem; margin-top: 2rem; border-bottom: 1px solid #ccc; }
-table { border-collapse: collapse; width: 100%; margin: 0.5rem 0; }
-th, td { text-align: left; vertical-align: top; padding: 0.35rem 0.6rem;
-         border-bottom: 1px solid #e3e3e3; }
-th { background: #f4f4f4; }
-td.number { text-align: right; white-space: nowrap; }
+_CSS = (
+    BASE_CSS
+    + """
 .facts th { width: 12rem; background: none; }
-.mono { font-family: ui-monospace, Consolas, monospace; word-break: break-all; }
 .verdict { display: inline-block; padding: 0.3rem 0.8rem; border-radius: 0.3rem;
            font-weight: bold; }
 .verdict.accepted { background: #dff3e3; color: #14532d; }
@@ -143,8 +262,11 @@ td.number { text-align: right; white-space: nowrap; }
 .severity-error { color: #9b1c1c; font-weight: bold; }
 .severity-warning { color: #8a5a00; font-weight: bold; }
 .lines { font-size: 0.9rem; }
-.note { color: #555; font-size: 0.9rem; }
+.wide { overflow-x: auto; }
+.trend .verdict { padding: 0 0.4rem; font-weight: normal; }
+.trend tr.current td { font-weight: bold; }
 """
+)
 
 
 def _line_list(check: CheckResult, report: ValidationReport) -> str:
@@ -213,10 +335,102 @@ def _report_html(report: ValidationReport) -> str:
     return "".join(parts)
 
 
+def _count_share(count: int | None, rows: int | None) -> str:
+    if count is None or rows is None:
+        return UNKNOWN_NUMBER
+    return f"{thousands(count)} ({_share(count, rows)})"
+
+
+def _trend_table(trend: _Trend) -> str:
+    head = (
+        "<tr><th>Peildatum</th><th>Ontvangen</th><th>Oordeel</th><th>Regels</th>"
+        "<th>Afgekeurd</th><th>Waarschuwingen</th></tr>"
+    )
+    body = []
+    for entry in [*trend.shown, trend.current]:
+        rows = thousands(entry.rows) if entry.rows is not None else UNKNOWN_NUMBER
+        row_class = " class='current'" if entry.current else ""
+        body.append(
+            f"<tr{row_class}>"
+            f"<td>{html.escape(entry.label)}</td>"
+            f"<td>{entry.received_at:%d-%m-%Y}</td>"
+            f"<td><span class='verdict {html.escape(entry.verdict)}'>"
+            f"{html.escape(VERDICT_LABELS[entry.verdict])}</span></td>"
+            f"<td class='number'>{rows}</td>"
+            f"<td class='number'>{_count_share(entry.rejected, entry.rows)}</td>"
+            f"<td class='number'>{_count_share(entry.warnings, entry.rows)}</td>"
+            "</tr>"
+        )
+    return f"<div class='wide'><table class='trend'>{head}{''.join(body)}</table></div>"
+
+
+def _trend_checks_table(trend: _Trend, report: ValidationReport | None) -> str:
+    if not trend.check_ids:
+        return (
+            "<p>Geen enkele controle had bevindingen in deze levering of in de eerdere "
+            "leveringen hierboven.</p>"
+        )
+    descriptions = {c.check_id: c.description for c in report.checks} if report else {}
+    entries = [*trend.shown, trend.current]
+    labels = "".join(f"<th class='number'>{html.escape(e.label)}</th>" for e in entries)
+    head = f"<tr><th>Controle</th>{labels}</tr>"
+    body = []
+    for check_id in trend.check_ids:
+        name = html.escape(descriptions.get(check_id, ""))
+        name += f" <span class='mono note'>{html.escape(check_id)}</span>"
+        cells = []
+        for entry in entries:
+            share = _check_share(entry, check_id)
+            if share is None:
+                cells.append(f"<td class='number'>{UNKNOWN_NUMBER}</td>")
+            else:
+                count, text = share
+                cells.append(f"<td class='number' title='{thousands(count)} regels'>{text}</td>")
+        body.append(f"<tr><td>{name.strip()}</td>{''.join(cells)}</tr>")
+    return (
+        "<h3>Foutpercentage per controle</h3>"
+        "<p>Per controle het aandeel regels dat niet voldeed, voor de controles met bevindingen "
+        "in deze levering of in een van de eerdere leveringen hierboven.</p>"
+        f"<div class='wide'><table class='trend'>{head}{''.join(body)}</table></div>"
+    )
+
+
+def _trend_html(trend: _Trend, report: ValidationReport | None) -> str:
+    parts = ["<h2>Verloop</h2>"]
+    if not trend.earlier:
+        parts.append(f"<p>{html.escape(FIRST_DELIVERY)}</p>")
+        return "".join(parts)
+    parts.append(f"<p>{html.escape(_row_change(trend))}</p>")
+    if len(trend.earlier) > len(trend.shown):
+        intro = (
+            f"De laatste {len(trend.shown)} van de {thousands(len(trend.earlier))} eerdere "
+            "leveringen van deze bron die wij kennen, met deze levering onderaan."
+        )
+    else:
+        intro = "De eerdere leveringen van deze bron die wij kennen, met deze levering onderaan."
+    parts.append(f"<p>{intro}</p>{_trend_table(trend)}")
+    parts.append(_trend_checks_table(trend, report))
+    if not all(entry.validated for entry in [*trend.shown, trend.current]):
+        parts.append(
+            f"<p class='note'>{UNKNOWN_NUMBER}: niet bekend, omdat het bestand niet te lezen was "
+            "of niet per regel is gecontroleerd.</p>"
+        )
+    return "".join(parts)
+
+
 def render_html(
-    facts: DeliveryFacts, verdict: str, reason: str | None, report: ValidationReport | None
+    facts: DeliveryFacts,
+    verdict: str,
+    reason: str | None,
+    report: ValidationReport | None,
+    *,
+    history: Sequence[TrendPoint] = (),
 ) -> str:
-    """The HTML page of the feedback report (self-contained, every value escaped)."""
+    """The HTML page of the feedback report (self-contained, every value escaped).
+
+    ``history`` holds earlier deliveries of the same source in any order; the section
+    "Verloop" shows the last :data:`MAX_TREND_POINTS` of them with this delivery below.
+    """
     title = f"Terugmelding {facts.source}, peildatum {_day(facts.peildatum)}"
     fact_rows = "".join(
         f"<tr><th>{html.escape(label)}</th><td class='mono'>{html.escape(value)}</td></tr>"
@@ -247,6 +461,7 @@ def render_html(
         f"{html.escape(VERDICT_LABELS[verdict])}</span></p>"
         f"<p>{html.escape(VERDICT_EXPLANATIONS[verdict])}</p>{why_html}"
         f"{checks_html}"
+        f"{_trend_html(_trend(facts, verdict, report, history), report)}"
         "<p class='note'>Deze terugmelding bevat geen gegevens uit uw bestand behalve "
         f"{html.escape(delivered)}.</p></body></html>\n"
     )
@@ -325,30 +540,70 @@ def _csv_rows(
             )
 
 
+def _trend_csv_rows(trend: _Trend, report: ValidationReport | None) -> Iterator[tuple[object, ...]]:
+    if not trend.earlier:
+        yield ("verloop", "", "", "", FIRST_DELIVERY, "", "", "", "")
+    checks = {c.check_id: c for c in report.checks} if report is not None else {}
+    for entry in [*trend.shown, trend.current]:
+        day, rows = entry.label, entry.rows
+        received = f"ontvangen: {entry.received_at:%d-%m-%Y %H:%M:%S}"
+        yield ("verloop", day, "", "", received, "", "", "", "")
+        yield ("verloop", day, "", "", f"oordeel: {VERDICT_LABELS[entry.verdict]}", "", "", "", "")
+        yield ("verloop", day, "", "", "gegevensregels", rows, "", "", "")
+        for severity, what, count in (
+            ("error", "afgekeurde regels", entry.rejected),
+            ("warning", "regels met een waarschuwing", entry.warnings),
+        ):
+            share = _share(count, rows) if count is not None and rows is not None else ""
+            yield ("verloop", day, "", SEVERITY_LABELS[severity], what, count, share, "", "")
+        for check_id in trend.check_ids:
+            found = _check_share(entry, check_id)
+            if found is None:
+                continue
+            check = checks.get(check_id)
+            column = check.column if check else ""
+            severity = SEVERITY_LABELS[check.severity] if check else ""
+            yield ("verloop", day, column, severity, f"controle {check_id}", *found, "", "")
+
+
 def render_csv(
-    facts: DeliveryFacts, verdict: str, reason: str | None, report: ValidationReport | None
+    facts: DeliveryFacts,
+    verdict: str,
+    reason: str | None,
+    report: ValidationReport | None,
+    *,
+    history: Sequence[TrendPoint] = (),
 ) -> str:
-    """The CSV file of the feedback report, with every formula-like cell neutralised."""
+    """The CSV file of the feedback report, with every formula-like cell neutralised.
+
+    The trend against ``history`` (earlier deliveries of the same source, any order) follows
+    the other rows, in the same columns, with ``soort`` "verloop": per delivery, oldest first
+    and at most :data:`MAX_TREND_POINTS` earlier ones, then this delivery. ``onderdeel`` is the
+    peildatum (dd-mm-jjjj; this delivery's has " (deze levering)" appended) and ``omschrijving``
+    says what the row holds:
+
+    - "ontvangen: <dd-mm-jjjj uu:mm:ss>" and "oordeel: <Dutch verdict>", with no numbers;
+    - "gegevensregels": the row count in ``aantal``;
+    - "afgekeurde regels" (``ernst`` fout) and "regels met een waarschuwing" (``ernst``
+      waarschuwing): the count in ``aantal`` and its share of the rows in ``aandeel``;
+    - "controle <check id>", for each check that failed in this delivery or a shown earlier
+      one: the rows that failed it in ``aantal`` and their share in ``aandeel``; ``kolom`` and
+      ``ernst`` are filled when the check is also in this delivery's report.
+
+    A count that is not known (file not readable or not validated) is left empty, and a
+    delivery that was not validated gets no "controle" rows. Without any earlier delivery, one
+    "verloop" row says so in ``omschrijving`` before this delivery's rows.
+    """
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=";", quotechar='"', lineterminator="\r\n")
     header = list(CSV_HEADER)
     if report is not None and report.record_key:
         header[-1] = report.record_key
     writer.writerow(header)
-    for row in _csv_rows(facts, verdict, reason, report):
+    trend = _trend(facts, verdict, report, history)
+    for row in (*_csv_rows(facts, verdict, reason, report), *_trend_csv_rows(trend, report)):
         writer.writerow([neutralise_cell(cell) for cell in row])
     return buffer.getvalue()
-
-
-def _write_atomically(path: Path, text: str, encoding: str) -> None:
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(descriptor, "w", encoding=encoding, newline="") as handle:
-            handle.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def write_feedback(
@@ -357,6 +612,8 @@ def write_feedback(
     verdict: str,
     reason: str | None,
     report: ValidationReport | None,
+    *,
+    history: Sequence[TrendPoint] = (),
 ) -> tuple[Path, Path]:
     """Write ``<folder>/<source>_<peildatum>.html`` and ``.csv``; return both paths.
 
@@ -364,13 +621,19 @@ def write_feedback(
     (Dutch) says why, for instance the reader's rejection of a broken file, and defaults to
     the report's own explanation. ``report`` is None when the file was not validated. A
     redelivery for the same peildatum replaces both files.
+
+    ``history`` holds the earlier deliveries of the same source, in any order, for the trend
+    (verloop); a point with this delivery's peildatum and ``received_at`` is taken to be this
+    delivery and left out.
     """
     if verdict not in VERDICT_LABELS:
         raise ValueError(f"unknown verdict {verdict!r}")
     folder.mkdir(parents=True, exist_ok=True)
     base = _base_name(facts)
     html_path, csv_path = folder / f"{base}.html", folder / f"{base}.csv"
-    _write_atomically(html_path, render_html(facts, verdict, reason, report), "utf-8")
+    html_text = render_html(facts, verdict, reason, report, history=history)
+    csv_text = render_csv(facts, verdict, reason, report, history=history)
+    write_atomically(html_path, html_text, "utf-8")
     # With a byte order mark, spreadsheets on Windows read the file as UTF-8.
-    _write_atomically(csv_path, render_csv(facts, verdict, reason, report), "utf-8-sig")
+    write_atomically(csv_path, csv_text, "utf-8-sig")
     return html_path, csv_path

@@ -9,20 +9,35 @@ is this number, which date comes first) run on helper columns that
 :func:`with_helper_columns` derives in polars before the pandas hand-over: a date validity
 flag, a date as the number YYYYMMDD, a parsed number and a normalised key. The suite still
 decides; polars only prepares the operands.
+
+Each check is a :class:`CheckSpec` with a scope that says what it needs to see: ``value``
+checks judge each row on its own values (validation may run them once per distinct value),
+``rows`` checks need every row of their columns (uniqueness, aggregates), ``table`` checks
+only the delivery as a whole (its row count against the previous delivery).
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import math
+import re
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Literal
 
 import polars as pl
+from great_expectations.expectations.expectation import (
+    BatchExpectation,
+    ColumnMapExpectation,
+    ColumnPairMapExpectation,
+    MulticolumnMapExpectation,
+)
 
 from udc.quality.expectations import ExpectColumnValuesToBeValidBsn, gx
-from udc.sources.contracts import Column, Contract
+from udc.sources.contracts import Column, Contract, ContractError, CustomExpectation
 
 Severity = Literal["error", "warning"]
+Scope = Literal["value", "rows", "table"]
 ERROR: Severity = "error"
 WARNING: Severity = "warning"
 META_KEY = "udc"
@@ -59,6 +74,15 @@ def number_column(name: str) -> str:
 
 def key_column(name: str) -> str:
     return f"__key__{name}"
+
+
+HELPER_COLUMN = re.compile(r"^__(valid_date|date|number|key)__(.+)$")
+
+
+def base_column(name: str) -> str:
+    """The delivered column a (helper) column is derived from."""
+    match = HELPER_COLUMN.match(name)
+    return match.group(2) if match else name
 
 
 def _days_in_month(year: pl.Expr, month: pl.Expr) -> pl.Expr:
@@ -115,43 +139,33 @@ def _key(value: pl.Expr, column_type: str) -> pl.Expr:
     return pl.coalesce(as_integer, value)
 
 
-def _unique_key_sets(contract: Contract, present: Collection[str]) -> list[tuple[str, ...]]:
-    singles = [(c.name,) for c in contract.columns if c.unique and c.name in present]
-    compounds = [key for key in contract.unique_keys if all(n in present for n in key)]
-    return singles + compounds
-
-
-def _checked_columns(contract: Contract, present: Collection[str]) -> list[Column]:
-    return [c for c in contract.columns if c.name in present]
-
-
 def with_helper_columns(
-    frame: pl.DataFrame, contract: Contract, present: Collection[str]
+    frame: pl.DataFrame, contract: Contract, helpers: Collection[str]
 ) -> pl.DataFrame:
-    """``frame`` plus the helper columns that the suite of ``contract`` expects."""
-    columns = {c.name: c for c in _checked_columns(contract, present)}
-    dated = {name for pair in contract.date_order for name in pair if name in columns}
-    dated |= {c.name for c in columns.values() if c.not_in_future}
-    keyed = {name for key in _unique_key_sets(contract, present) for name in key}
-    date_types = {name: c.type for name, c in columns.items() if c.type in DATE_TYPES}
+    """``frame`` plus the named helper columns (see :func:`base_column`), derived in polars."""
+    wanted = [HELPER_COLUMN.match(h) for h in helpers]
+    parsed = [(m.group(1), m.group(2)) for m in wanted if m]
+    dates = {base for kind, base in parsed if kind in ("valid_date", "date")}
     # Each date is turned into a number once; validity and order both derive from it.
-    numbers = {name: f"__date_number__{name}" for name in date_types}
-    helpers: list[pl.Expr] = []
-    for name, column_type in date_types.items():
-        number = pl.col(numbers[name])
-        validity = pl.col(name).is_null() | _date_validity(number, column_type)
-        helpers.append(validity.alias(valid_date_column(name)))
-        if name in dated:
-            helpers.append(_date_floor(number, column_type).alias(date_column(name)))
-    for column in columns.values():
-        value = pl.col(column.name)
-        if column.type in NUMBER_TYPES and (column.min is not None or column.max is not None):
-            helpers.append(_number(value, column.type).alias(number_column(column.name)))
-        if column.name in keyed and column.type in NORMALISED_KEY_TYPES:
-            helpers.append(_key(value, column.type).alias(key_column(column.name)))
+    numbers = {name: f"__date_number__{name}" for name in dates}
+    expressions: list[pl.Expr] = []
+    for kind, name in parsed:
+        column_type = contract.column(name).type
+        value = pl.col(name)
+        if kind == "valid_date":
+            validity = value.is_null() | _date_validity(pl.col(numbers[name]), column_type)
+            expressions.append(validity.alias(valid_date_column(name)))
+        elif kind == "date":
+            expressions.append(
+                _date_floor(pl.col(numbers[name]), column_type).alias(date_column(name))
+            )
+        elif kind == "number":
+            expressions.append(_number(value, column_type).alias(number_column(name)))
+        else:
+            expressions.append(_key(value, column_type).alias(key_column(name)))
     return (
         frame.with_columns(_date_number(pl.col(name)).alias(n) for name, n in numbers.items())
-        .with_columns(helpers)
+        .with_columns(expressions)
         .drop(numbers.values())
     )
 
@@ -170,10 +184,121 @@ def _range_description(column: Column) -> str:
     return f"Het veld '{column.name}' is groter dan {_format_number(high)}."  # type: ignore[arg-type]
 
 
+# Expectations whose verdict on a row depends on that row's values in its columns alone.
+_VALUE_SCOPED = {
+    getattr(gx.expectations, name)
+    for name in (
+        "ExpectColumnValuesToBeInSet",
+        "ExpectColumnValuesToNotBeInSet",
+        "ExpectColumnValuesToBeBetween",
+        "ExpectColumnValuesToMatchRegex",
+        "ExpectColumnValuesToNotMatchRegex",
+        "ExpectColumnValuesToMatchRegexList",
+        "ExpectColumnValuesToNotMatchRegexList",
+        "ExpectColumnValuesToMatchLikePattern",
+        "ExpectColumnValuesToNotMatchLikePattern",
+        "ExpectColumnValuesToMatchLikePatternList",
+        "ExpectColumnValuesToNotMatchLikePatternList",
+        "ExpectColumnValuesToNotBeNull",
+        "ExpectColumnValuesToBeNull",
+        "ExpectColumnValueLengthsToBeBetween",
+        "ExpectColumnValueLengthsToEqual",
+        "ExpectColumnValuesToMatchStrftimeFormat",
+        "ExpectColumnValuesToBeDateutilParseable",
+        "ExpectColumnValuesToBeJsonParseable",
+        "ExpectColumnPairValuesToBeEqual",
+        "ExpectColumnPairValuesAToBeGreaterThanB",
+        "ExpectColumnPairValuesToBeInSet",
+        "ExpectMulticolumnSumToEqual",
+        "ExpectSelectColumnValuesToBeUniqueWithinRecord",
+    )
+} | {ExpectColumnValuesToBeValidBsn}
+_TABLE_SCOPED = {
+    gx.expectations.ExpectTableRowCountToBeBetween,
+    gx.expectations.ExpectTableRowCountToEqual,
+}
+# Expectations that compare values by size: a number or date column is handed over as a number.
+_COMPARING = {
+    getattr(gx.expectations, name)
+    for name in (
+        "ExpectColumnValuesToBeBetween",
+        "ExpectColumnMinToBeBetween",
+        "ExpectColumnMaxToBeBetween",
+        "ExpectColumnMeanToBeBetween",
+        "ExpectColumnMedianToBeBetween",
+        "ExpectColumnSumToBeBetween",
+        "ExpectColumnStdevToBeBetween",
+        "ExpectColumnQuantileValuesToBeBetween",
+        "ExpectColumnPairValuesAToBeGreaterThanB",
+        "ExpectMulticolumnSumToEqual",
+    )
+}
+_COLUMN_ARGUMENTS = ("column", "column_A", "column_B")
+
+
+@dataclass(eq=False)
+class CheckSpec:
+    """One check: the GX expectation it becomes, and what the report says about it."""
+
+    expectation: type
+    check_id: str
+    about: str
+    description: str
+    severity: Severity
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def scope(self) -> Scope:
+        if self.expectation in _TABLE_SCOPED:
+            return "table"
+        return "value" if self.expectation in _VALUE_SCOPED else "rows"
+
+    @property
+    def row_level(self) -> bool:
+        """Whether a failure names rows (a map expectation) rather than the delivery."""
+        return issubclass(
+            self.expectation,
+            (ColumnMapExpectation, ColumnPairMapExpectation, MulticolumnMapExpectation),
+        )
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The frame columns the expectation reads, helper columns included."""
+        names = [self.kwargs[k] for k in _COLUMN_ARGUMENTS if k in self.kwargs]
+        names += list(self.kwargs.get("column_list") or [])
+        return tuple(names)
+
+    @property
+    def base_columns(self) -> tuple[str, ...]:
+        return tuple(sorted({base_column(c) for c in self.columns}))
+
+    def build(self) -> Any:
+        meta = {
+            META_KEY: {
+                "check_id": self.check_id,
+                "column": self.about,
+                "severity": self.severity,
+                "description": self.description,
+            }
+        }
+        gx_severity = "critical" if self.severity == ERROR else "warning"
+        return self.expectation(meta=meta, severity=gx_severity, **self.kwargs)
+
+
+def suite_of(name: str, specs: Iterable[CheckSpec]) -> gx.ExpectationSuite:
+    """A GX suite of ``specs``; raises if GX refuses one (it would otherwise only log it)."""
+    expectations = [spec.build() for spec in specs]
+    # Passed to the constructor, the suite needs no data context (add_expectation does).
+    suite = gx.ExpectationSuite(name=name, expectations=expectations)
+    if len(suite.expectations) != len(expectations):
+        refused = len(expectations) - len(suite.expectations)
+        raise ValueError(f"{name}: GX refused {refused} checks")
+    return suite
+
+
 class _SuiteBuilder:
-    def __init__(self, contract: Contract) -> None:
-        self.name = f"udc.{contract.id}"
-        self.expectations: list[Any] = []
+    def __init__(self) -> None:
+        self.specs: list[CheckSpec] = []
 
     def add(
         self,
@@ -184,25 +309,9 @@ class _SuiteBuilder:
         severity: Severity = ERROR,
         **kwargs: Any,
     ) -> None:
-        meta = {
-            META_KEY: {
-                "check_id": check_id,
-                "column": about,
-                "severity": severity,
-                "description": description,
-            }
-        }
-        gx_severity = "critical" if severity == ERROR else "warning"
-        self.expectations.append(expectation_type(meta=meta, severity=gx_severity, **kwargs))
-
-    def suite(self) -> gx.ExpectationSuite:
-        # Passed to the constructor, the suite needs no data context (add_expectation does).
-        suite = gx.ExpectationSuite(name=self.name, expectations=self.expectations)
-        # The constructor only logs an expectation it cannot take; a check must never vanish.
-        if len(suite.expectations) != len(self.expectations):
-            refused = len(self.expectations) - len(suite.expectations)
-            raise ValueError(f"{self.name}: GX refused {refused} checks")
-        return suite
+        self.specs.append(
+            CheckSpec(expectation_type, check_id, about, description, severity, kwargs)
+        )
 
 
 def _add_column_checks(builder: _SuiteBuilder, column: Column, unique_via_key: bool) -> None:
@@ -382,21 +491,99 @@ def _check_date_settings(contract: Contract) -> None:
             raise ValueError(f"{contract.id}: {name!r} is used as a date but has no date type")
 
 
-def build_suite(
-    contract: Contract, today: date, columns: Collection[str] | None = None
-) -> gx.ExpectationSuite:
-    """The expectation suite of ``contract``, limited to the delivered ``columns``.
+@dataclass(frozen=True)
+class PreviousDelivery:
+    """The delivery the row count is compared with: the source's latest earlier one."""
 
-    ``today`` is the processing date that ``not_in_future`` compares with. Checks about an
-    optional column that was not delivered are left out; the frame the suite runs on must
-    also hold :func:`with_helper_columns`.
+    peildatum: date
+    rows: int
+
+
+def _add_row_count_change(
+    builder: _SuiteBuilder, contract: Contract, previous: PreviousDelivery
+) -> None:
+    decrease, increase = contract.max_row_decrease, contract.max_row_increase
+    if decrease is None and increase is None:
+        return
+    low = math.ceil(previous.rows * (1 - decrease)) if decrease is not None else None
+    high = math.floor(previous.rows * (1 + increase)) if increase is not None else None
+    if low is not None and high is not None:
+        allowed = f"tussen {_format_number(low)} en {_format_number(high)}"
+    elif low is not None:
+        allowed = f"minstens {_format_number(low)}"
+    else:
+        allowed = f"hooguit {_format_number(high)}"  # type: ignore[arg-type]
+    builder.add(
+        gx.expectations.ExpectTableRowCountToBeBetween,
+        "rows.change",
+        "",
+        f"Het aantal regels wijkt te veel af van de vorige levering (peildatum "
+        f"{previous.peildatum:%d-%m-%Y}, {_format_number(previous.rows)} regels): verwacht is "
+        f"{allowed} regels. Een bestand dat plotseling veel kleiner of groter is, is meestal "
+        "onvolledig of dubbel; controleer de selectie en lever opnieuw aan.",
+        min_value=low,
+        max_value=high,
+    )
+
+
+def _expectation_class(name: str) -> type:
+    camel = name if "_" not in name else "".join(p.capitalize() for p in name.split("_"))
+    expectation = getattr(gx.expectations, camel, None)
+    if not (isinstance(expectation, type) and camel.startswith("Expect")):
+        raise ContractError(f"{name!r} is not a Great Expectations expectation")
+    return expectation
+
+
+def _add_configured(builder: _SuiteBuilder, contract: Contract, custom: CustomExpectation) -> None:
+    expectation = _expectation_class(custom.expectation)
+    if issubclass(expectation, BatchExpectation) and (
+        expectation not in _TABLE_SCOPED and not custom.columns
+    ):
+        raise ContractError(
+            f"{contract.id}.{custom.id}: {custom.expectation} is not about delivered rows"
+        )
+    kwargs = dict(custom.arguments)
+    if expectation in _COMPARING:
+        for key in (*_COLUMN_ARGUMENTS, "column_list"):
+            if key in kwargs:
+                kwargs[key] = _as_comparable(contract, kwargs[key])
+    builder.add(
+        expectation,
+        custom.id,
+        ", ".join(custom.columns),
+        custom.description,
+        severity=ERROR if custom.severity == ERROR else WARNING,
+        **kwargs,
+    )
+
+
+def _as_comparable(contract: Contract, names: Any) -> Any:
+    if isinstance(names, list | tuple):
+        return [_as_comparable(contract, n) for n in names]
+    column_type = contract.column(names).type
+    if column_type in NUMBER_TYPES:
+        return number_column(names)
+    return date_column(names) if column_type in DATE_TYPES else names
+
+
+def build_checks(
+    contract: Contract,
+    today: date,
+    columns: Collection[str] | None = None,
+    previous: PreviousDelivery | None = None,
+) -> list[CheckSpec]:
+    """The checks of ``contract``, limited to the delivered ``columns``.
+
+    ``today`` is the processing date that ``not_in_future`` compares with; ``previous`` is the
+    delivery the row count is compared with (none for a source's first delivery). Checks about
+    an optional column that was not delivered are left out. Raises :class:`ContractError` for
+    a configured expectation that GX does not know or that is not about delivered rows.
     """
     _check_date_settings(contract)
     present = set(contract.column_names if columns is None else columns)
-    builder = _SuiteBuilder(contract)
-    for column in _checked_columns(contract, present):
-        unique_via_key = column.type in NORMALISED_KEY_TYPES
-        _add_column_checks(builder, column, unique_via_key)
+    builder = _SuiteBuilder()
+    for column in [c for c in contract.columns if c.name in present]:
+        _add_column_checks(builder, column, column.type in NORMALISED_KEY_TYPES)
         if column.not_in_future:
             _add_not_in_future(builder, column, today)
     for first, then in contract.date_order:
@@ -405,4 +592,39 @@ def build_suite(
     for key in contract.unique_keys:
         if all(name in present for name in key):
             _add_compound_unique(builder, contract, key)
-    return builder.suite()
+    for custom in contract.expectations:
+        if all(name in present for name in custom.columns):
+            try:
+                _add_configured(builder, contract, custom)
+            except TypeError as exc:
+                raise ContractError(f"{contract.id}.{custom.id}: {exc}") from None
+    if previous is not None:
+        _add_row_count_change(builder, contract, previous)
+    ids = [spec.check_id for spec in builder.specs]
+    if len(set(ids)) != len(ids):
+        twice = sorted({i for i in ids if ids.count(i) > 1})
+        raise ContractError(f"{contract.id}: check id(s) {twice} are used more than once")
+    return builder.specs
+
+
+def build_suite(
+    contract: Contract,
+    today: date,
+    columns: Collection[str] | None = None,
+    previous: PreviousDelivery | None = None,
+) -> gx.ExpectationSuite:
+    """The expectation suite of ``contract`` (see :func:`build_checks`) as one GX suite.
+
+    The frame it runs on must also hold the helper columns its expectations name.
+    """
+    return suite_of(f"udc.{contract.id}", build_checks(contract, today, columns, previous))
+
+
+def check_contract(contract: Contract, today: date) -> None:
+    """Build every check of ``contract`` once, so configuration errors show before a run."""
+    try:
+        suite_of(f"udc.{contract.id}", build_checks(contract, today))
+    except (ValueError, TypeError) as exc:
+        if isinstance(exc, ContractError):
+            raise
+        raise ContractError(f"{contract.id}: {exc}") from None

@@ -1,9 +1,14 @@
-"""Row-level validation of one delivery against the expectation suite of its contract.
+"""Validation of one delivery against the expectation suite of its contract.
 
-The whole suite runs in one GX call on a pandas copy of the delivery, indexed by the line
-number in the delivered file. GX is asked for the failing line numbers only
-(``exclude_unexpected_values``), so delivered values, BSNs among them, never enter a GX
-result, and this report is built from line numbers alone.
+The suite's checks are grouped by the columns they read, and each group runs in one GX call
+on a pandas copy of just those columns. A group of ``value`` checks (each row judged on its
+own values: sets, patterns, dates, ranges) sees every distinct value combination once rather
+than every row: a million BRP rows hold some thirty thousand birth dates. GX decides which
+combinations fail; polars maps them back to the delivered lines. Other groups (uniqueness,
+aggregates) see every row, indexed by line number.
+
+GX is asked for failing index values only (``exclude_unexpected_values``), so delivered
+values, BSNs among them, never enter a GX result, and the report is built from line numbers.
 """
 
 from __future__ import annotations
@@ -26,7 +31,17 @@ from great_expectations.data_context.types.base import ProgressBarsConfig
 
 from udc.quality.dutch import percent, thousands
 from udc.quality.expectations import gx
-from udc.quality.suites import ERROR, META_KEY, WARNING, Severity, build_suite, with_helper_columns
+from udc.quality.suites import (
+    ERROR,
+    META_KEY,
+    WARNING,
+    CheckSpec,
+    PreviousDelivery,
+    Severity,
+    build_checks,
+    suite_of,
+    with_helper_columns,
+)
 from udc.sources.contracts import Contract
 from udc.sources.reader import LINE_NUMBER
 
@@ -37,20 +52,30 @@ ACCEPTED: Verdict = "accepted"
 ACCEPTED_WITH_WARNINGS: Verdict = "accepted_with_warnings"
 QUARANTINED: Verdict = "quarantined"
 
-RESULT_FORMAT: dict[str, Any] = {
-    "result_format": "COMPLETE",
-    "unexpected_index_column_names": [LINE_NUMBER],
-    "exclude_unexpected_values": True,
-    "partial_unexpected_count": 0,
-    "return_unexpected_index_query": False,
-}
+# The index of a group's frame: the line number, or a distinct value combination's number.
+VALUE_ID = "__value_id"
+
+
+def result_format(index: str) -> dict[str, Any]:
+    return {
+        "result_format": "COMPLETE",
+        "unexpected_index_column_names": [index],
+        "exclude_unexpected_values": True,
+        "partial_unexpected_count": 0,
+        "return_unexpected_index_query": False,
+    }
+
 
 NO_ROWS = "De levering bevat geen gegevensregels."
 
 
 @dataclass(frozen=True)
 class CheckResult:
-    """One check of the suite and the delivered lines that failed it."""
+    """One check of the suite and the delivered lines that failed it.
+
+    A check about the delivery as a whole (``row_level`` False: a row count, an aggregate)
+    names no lines; ``passed`` says whether it held.
+    """
 
     check_id: str
     column: str
@@ -58,6 +83,8 @@ class CheckResult:
     description: str
     failed_count: int
     failed_lines: tuple[int, ...]
+    row_level: bool = True
+    passed: bool = True
 
 
 @dataclass(frozen=True)
@@ -77,6 +104,7 @@ class ValidationReport:
     warning_lines: tuple[int, ...]
     max_rejected_share: float
     delivery_errors: tuple[str, ...] = ()
+    delivery_warnings: tuple[str, ...] = ()
     record_key: str | None = None
     record_keys: Mapping[int, str] = field(default_factory=dict)
 
@@ -93,7 +121,7 @@ class ValidationReport:
         limit = self.max_rejected_share if max_rejected_share is None else max_rejected_share
         if self.delivery_errors or self.rejected_share > limit:
             return QUARANTINED
-        if self.rejected_lines or self.warning_lines:
+        if self.rejected_lines or self.warning_lines or self.delivery_warnings:
             return ACCEPTED_WITH_WARNINGS
         return ACCEPTED
 
@@ -118,6 +146,7 @@ class ValidationReport:
             )
         if self.warning_lines:
             parts.append(f"{thousands(self.warning_count)} regels hebben een waarschuwing.")
+        parts += self.delivery_warnings
         return " ".join(parts) or None
 
 
@@ -139,45 +168,138 @@ def _sorted_union(arrays: list[np.ndarray]) -> np.ndarray:
     return np.flatnonzero(mask).astype(np.int64)
 
 
-def _failed_lines(result: Mapping[str, Any]) -> np.ndarray:
+def _failed_index(result: Mapping[str, Any], index: str) -> np.ndarray:
     return _sorted_union(
         [
-            np.asarray(entry[LINE_NUMBER], dtype=np.int64)
+            np.asarray(entry[index], dtype=np.int64)
             for entry in result.get("unexpected_index_list") or []
         ]
     )
 
 
+@dataclass(frozen=True)
+class _Group:
+    """Checks that run in one GX call on one frame."""
+
+    columns: tuple[str, ...]
+    distinct: bool
+    specs: tuple[CheckSpec, ...]
+
+
+def plan_groups(specs: list[CheckSpec]) -> list[_Group]:
+    """Group checks by the delivered columns they read.
+
+    Value checks join a group of row checks on the same columns (that group sees every row
+    anyway); otherwise they form a group that runs on distinct values.
+    """
+    by_columns: dict[tuple[str, ...], list[CheckSpec]] = {}
+    for spec in specs:
+        by_columns.setdefault(spec.base_columns, []).append(spec)
+    return [
+        _Group(columns, all(s.scope == "value" for s in group), tuple(group))
+        for columns, group in by_columns.items()
+    ]
+
+
+def _group_frames(
+    frame: pl.DataFrame, contract: Contract, groups: list[_Group]
+) -> list[tuple[pl.DataFrame, str]]:
+    """Each group's frame and its index column, helper columns included."""
+    # One polars query finds the distinct values of every value group, in parallel.
+    distinct = iter(
+        pl.collect_all(
+            [
+                frame.lazy().select(g.columns).unique().with_row_index(VALUE_ID)
+                for g in groups
+                if g.distinct
+            ]
+        )
+    )
+    frames = []
+    for group in groups:
+        helpers = {c for spec in group.specs for c in spec.columns} - set(group.columns)
+        if group.distinct:
+            frames.append((with_helper_columns(next(distinct), contract, helpers), VALUE_ID))
+            continue
+        # A table check reads no column, but GX wants one to count the rows of.
+        columns = group.columns or (pl.lit(True).alias("__row"),)
+        rows = with_helper_columns(frame.select(LINE_NUMBER, *columns), contract, helpers)
+        frames.append((rows, LINE_NUMBER))
+    return frames
+
+
+def _lines_with(
+    frame: pl.DataFrame, values: pl.DataFrame, ids: np.ndarray, columns: tuple[str, ...]
+) -> np.ndarray:
+    """The delivered lines holding any of the value combinations numbered ``ids``."""
+    if ids.size == 0:
+        return ids
+    failing = values.filter(pl.col(VALUE_ID).is_in(pl.Series(ids).implode())).select(columns)
+    found = frame.join(failing, on=list(columns), how="semi", nulls_equal=True)
+    return np.sort(found[LINE_NUMBER].to_numpy().astype(np.int64))
+
+
 def _check_results(
-    gx_result: ExpectationSuiteValidationResult,
-) -> tuple[list[CheckResult], list[str]]:
+    frame: pl.DataFrame, contract: Contract, groups: list[_Group]
+) -> tuple[list[CheckResult], list[str], list[ExpectationSuiteValidationResult]]:
     checks: list[CheckResult] = []
     errors: list[str] = []
-    for outcome in gx_result.results:
-        meta = outcome.expectation_config.meta[META_KEY]
-        if _raised(outcome.exception_info):
-            # The GX message is not passed on: it may quote a delivered value.
-            logger.error("check %s could not be evaluated", meta["check_id"])
-            errors.append(f"De controle {meta['check_id']} kon niet worden uitgevoerd.")
-            continue
-        lines = _failed_lines(outcome.result)
-        expected_count = int(outcome.result.get("unexpected_count") or 0)
-        if lines.size != expected_count:
-            raise RuntimeError(
-                f"check {meta['check_id']}: GX reported {expected_count} failures but "
-                f"{lines.size} line numbers"
-            )
-        checks.append(
-            CheckResult(
-                check_id=meta["check_id"],
-                column=meta["column"],
-                severity=meta["severity"],
-                description=meta["description"],
-                failed_count=int(lines.size),
-                failed_lines=tuple(lines.tolist()),
-            )
+    gx_results = []
+    for group, (prepared, index) in zip(
+        groups, _group_frames(frame, contract, groups), strict=True
+    ):
+        gx_result = _run_suite(prepared, index, contract, group.specs)
+        gx_results.append(gx_result)
+        specs = {spec.check_id: spec for spec in group.specs}
+        for outcome in gx_result.results:
+            spec = specs.pop(outcome.expectation_config.meta[META_KEY]["check_id"])
+            if _raised(outcome.exception_info):
+                # The GX message is not passed on: it may quote a delivered value.
+                logger.error("check %s could not be evaluated", spec.check_id)
+                errors.append(f"De controle {spec.check_id} kon niet worden uitgevoerd.")
+                continue
+            checks.append(_check_result(frame, prepared, group, spec, outcome, index))
+        if specs:
+            raise RuntimeError(f"GX returned no result for {sorted(specs)}")
+    return checks, errors, gx_results
+
+
+def _check_result(
+    frame: pl.DataFrame,
+    prepared: pl.DataFrame,
+    group: _Group,
+    spec: CheckSpec,
+    outcome: Any,
+    index: str,
+) -> CheckResult:
+    if not spec.row_level:
+        return CheckResult(
+            spec.check_id,
+            spec.about,
+            spec.severity,
+            spec.description,
+            0,
+            (),
+            row_level=False,
+            passed=bool(outcome.success),
         )
-    return checks, errors
+    failed = _failed_index(outcome.result, index)
+    expected_count = int(outcome.result.get("unexpected_count") or 0)
+    if failed.size != expected_count:
+        raise RuntimeError(
+            f"check {spec.check_id}: GX reported {expected_count} failures but "
+            f"{failed.size} index values"
+        )
+    lines = _lines_with(frame, prepared, failed, group.columns) if group.distinct else failed
+    return CheckResult(
+        spec.check_id,
+        spec.about,
+        spec.severity,
+        spec.description,
+        int(lines.size),
+        tuple(lines.tolist()),
+        passed=lines.size == 0,
+    )
 
 
 def _lines_of(checks: list[CheckResult], severity: Severity) -> np.ndarray:
@@ -202,8 +324,8 @@ def _record_keys(frame: pl.DataFrame, key: str | None, lines: np.ndarray) -> dic
     return dict(zip(found[LINE_NUMBER].to_list(), found[key].to_list(), strict=True))
 
 
-def _to_pandas(frame: pl.DataFrame) -> pd.DataFrame:
-    """A pandas copy indexed by line number, so GX lists failing lines straight from the index.
+def _to_pandas(frame: pl.DataFrame, index: str) -> pd.DataFrame:
+    """A pandas copy indexed by ``index``, so GX lists failing rows straight from the index.
 
     Text stays in Arrow memory (GX's regex checks run in Arrow); numbers become numpy, which
     GX compares vectorised.
@@ -213,7 +335,7 @@ def _to_pandas(frame: pl.DataFrame) -> pd.DataFrame:
         textual = pa.types.is_large_string(arrow_type) or pa.types.is_string(arrow_type)
         return pd.ArrowDtype(arrow_type) if textual else None
 
-    return frame.to_pandas(types_mapper=pandas_type).set_index(LINE_NUMBER)
+    return frame.to_pandas(types_mapper=pandas_type).set_index(index)
 
 
 class _ThreadGx(threading.local):
@@ -247,37 +369,34 @@ _THREAD_GX = _ThreadGx()
 
 
 def _run_suite(
-    frame: pl.DataFrame, contract: Contract, present: list[str], today: date
+    prepared: pl.DataFrame, index: str, contract: Contract, specs: tuple[CheckSpec, ...]
 ) -> ExpectationSuiteValidationResult:
-    suite = build_suite(contract, today, present)
-    prepared = with_helper_columns(
-        frame.select(
-            pl.col(LINE_NUMBER).cast(pl.Int64), *[pl.col(c).cast(pl.String) for c in present]
-        ),
-        contract,
-        present,
-    )
     batch = _THREAD_GX.batch_definition(contract).get_batch(
-        batch_parameters={"dataframe": _to_pandas(prepared)}
+        batch_parameters={"dataframe": _to_pandas(prepared, index)}
     )
     try:
         with warnings.catch_warnings():
             # pandas warns when a contract pattern has groups; the check only asks whether it
             # matches.
             warnings.filterwarnings("ignore", "This pattern is interpreted as a regular expression")
-            return batch.validate(suite, result_format=RESULT_FORMAT)
+            return batch.validate(
+                suite_of(f"udc.{contract.id}", specs), result_format=result_format(index)
+            )
     finally:
-        # The reused execution engine would otherwise hold this delivery's pandas copy until
-        # the thread validates the next one.
+        # The reused execution engine would otherwise hold this frame until the thread
+        # validates the next one.
         batches = batch.datasource.get_execution_engine().batch_manager
         batches.reset_batch_cache()
         batches.batch_data_cache.clear()
 
 
 def run_validation(
-    frame: pl.DataFrame, contract: Contract, today: date
-) -> tuple[ValidationReport, ExpectationSuiteValidationResult | None]:
-    """:func:`validate_delivery`, also returning the raw GX result (None if GX did not run)."""
+    frame: pl.DataFrame,
+    contract: Contract,
+    today: date,
+    previous: PreviousDelivery | None = None,
+) -> tuple[ValidationReport, list[ExpectationSuiteValidationResult]]:
+    """:func:`validate_delivery`, also returning GX's own result of each group."""
     if LINE_NUMBER not in frame.columns:
         raise ValueError(f"the frame has no {LINE_NUMBER!r} column")
     present = [c for c in contract.column_names if c in frame.columns]
@@ -286,13 +405,20 @@ def run_validation(
     if missing:
         delivery_errors.append(f"Verplichte kolom(men) ontbreken: {', '.join(missing)}.")
     checks: list[CheckResult] = []
-    gx_result = None
+    gx_results: list[ExpectationSuiteValidationResult] = []
     if frame.height == 0:
         delivery_errors.append(NO_ROWS)
     else:
-        gx_result = _run_suite(frame, contract, present, today)
-        checks, check_errors = _check_results(gx_result)
+        text = frame.select(
+            pl.col(LINE_NUMBER).cast(pl.Int64), *[pl.col(c).cast(pl.String) for c in present]
+        )
+        specs = build_checks(contract, today, present, previous)
+        checks, check_errors, gx_results = _check_results(text, contract, plan_groups(specs))
+        order = {spec.check_id: position for position, spec in enumerate(specs)}
+        checks.sort(key=lambda check: order[check.check_id])
         delivery_errors += check_errors
+    failed_whole = [c for c in checks if not c.row_level and not c.passed]
+    delivery_errors += [c.description for c in failed_whole if c.severity == ERROR]
     rejected = _lines_of(checks, ERROR)
     warned = _lines_of(checks, WARNING)
     report = ValidationReport(
@@ -303,6 +429,7 @@ def run_validation(
         warning_lines=tuple(warned.tolist()),
         max_rejected_share=contract.max_rejected_share,
         delivery_errors=tuple(delivery_errors),
+        delivery_warnings=tuple(c.description for c in failed_whole if c.severity == WARNING),
         record_key=_record_key(contract),
         record_keys=_record_keys(frame, _record_key(contract), _sorted_union([rejected, warned])),
     )
@@ -314,12 +441,18 @@ def run_validation(
         report.warning_count,
         report.verdict(),
     )
-    return report, gx_result
+    return report, gx_results
 
 
-def validate_delivery(frame: pl.DataFrame, contract: Contract, today: date) -> ValidationReport:
+def validate_delivery(
+    frame: pl.DataFrame,
+    contract: Contract,
+    today: date,
+    previous: PreviousDelivery | None = None,
+) -> ValidationReport:
     """Validate a parsed delivery (text columns plus ``line_number``) against its contract.
 
-    ``today`` is the processing date for ``not_in_future`` checks.
+    ``today`` is the processing date for ``not_in_future`` checks; ``previous`` the source's
+    latest earlier delivery, whose row count this one's is compared with.
     """
-    return run_validation(frame, contract, today)[0]
+    return run_validation(frame, contract, today, previous)[0]

@@ -1,0 +1,72 @@
+"""Cross-source checks after ingest: plain functions, wired by the nightly flow.
+
+The results go to the data steward (an internal report under ``reports/quality`` and the
+catalog), never into a source's feedback report.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from pathlib import Path
+
+import polars as pl
+
+from udc.flows.resources import Resources
+from udc.quality.crosscheck import CrossCheckResult, pick_reference_peildatum, run_cross_check
+from udc.quality.internal_report import write_internal_report
+
+ACCEPTED = ("accepted", "accepted_with_warnings")
+
+
+def internal_reports(res: Resources) -> Path:
+    return res.workspace.reports / "quality"
+
+
+def _read(res: Resources, source: str, peildatum: dt.date, columns: tuple[str, ...]):
+    """The lake columns a check needs, or the whole dataset if one is missing (reported)."""
+    path = res.lake.path(source, peildatum)
+    present = set(pl.read_parquet_schema(path))
+    wanted = [c for c in columns if c in present]
+    return res.lake.read(source, peildatum, columns=wanted if len(wanted) == len(columns) else None)
+
+
+def cross_check_run(res: Resources, run_id: str) -> tuple[list[CrossCheckResult], list[Path]]:
+    """Cross-check the deliveries in force for each peildatum this run accepted a delivery for.
+
+    Every delivery of such a peildatum is checked again, not only this run's: a new BRP
+    changes what a partner delivery of the same day is checked against, and the internal
+    report of a peildatum covers all its sources. Returns the results and report paths.
+    """
+    days = {
+        d.peildatum
+        for d in res.catalog.deliveries()
+        if d.run_id == run_id and d.status in ACCEPTED and d.peildatum is not None
+    }
+    accepted = [d for d in res.catalog.accepted_deliveries() if d.peildatum in days]
+    lake_days: dict[str, list[dt.date]] = defaultdict(list)
+    for dataset in res.catalog.datasets("lake"):
+        lake_days[dataset.name].append(dataset.peildatum)
+    results: list[CrossCheckResult] = []
+    for delivery in accepted:
+        contract = res.contracts.get(delivery.source)
+        if contract is None:
+            continue
+        for check in contract.cross_checks:
+            frame = _read(res, delivery.source, delivery.peildatum, check.columns)
+            day = pick_reference_peildatum(lake_days[check.reference], delivery.peildatum)
+            reference = _read(res, check.reference, day, check.reference_columns) if day else None
+            results.append(
+                run_cross_check(frame, check, reference, delivery.source, delivery.peildatum, day)
+            )
+    if not results:
+        return [], []
+    res.catalog.add_cross_checks(run_id, results, {(d.source, d.peildatum): d.id for d in accepted})
+    by_day: dict[dt.date, list[CrossCheckResult]] = defaultdict(list)
+    for result in results:
+        by_day[result.peildatum].append(result)
+    reports = [
+        write_internal_report(internal_reports(res), day, day_results)[0]
+        for day, day_results in sorted(by_day.items())
+    ]
+    return results, reports
