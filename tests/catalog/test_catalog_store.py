@@ -193,6 +193,19 @@ def test_an_existing_0001_catalog_is_upgraded(database_url):
             ),
             {"now": dt.datetime(2026, 11, 1, tzinfo=dt.UTC)},
         )
+        connection.execute(
+            sa.text(
+                "INSERT INTO deliveries (id, source, file_name, sha256, size_bytes, status, "
+                "received_at) VALUES (1, 'wmo', 'wmo_20261101.csv', :sha, 10, 'accepted', :now)"
+            ),
+            {"sha": "b" * 64, "now": dt.datetime(2026, 11, 1, tzinfo=dt.UTC)},
+        )
+        connection.execute(
+            sa.text(
+                "INSERT INTO quality_checks (delivery_id, check_id, severity, failed_count, rows) "
+                "VALUES (1, 'bsn.valid_bsn', 'error', 3, 10), (1, 'bsn.unique', 'error', 0, 10)"
+            )
+        )
     engine.dispose()
 
     catalog = Catalog(database_url)
@@ -200,6 +213,8 @@ def test_an_existing_0001_catalog_is_upgraded(database_url):
         assert "cross_checks" in sa.inspect(connection).get_table_names()
         version = connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
     assert version == "0003"
+    held = {c.check_id: c.passed for c in catalog.checks(1)}
+    assert held == {"bsn.valid_bsn": False, "bsn.unique": True}
     [run] = catalog.runs()
     assert run.status == "completed"
     catalog.add_cross_checks(run.id, [_cross_check("wmo", "ingeschreven_in_brp", 2, 1)])

@@ -348,6 +348,7 @@ def quality_show(
         "rejected",
         "share",
         "warnings",
+        "failed checks (rows)",
         "received",
     ):
         table.add_column(column)
@@ -362,9 +363,21 @@ def quality_show(
             _count(d.rows_rejected),
             share,
             _count(d.warnings),
+            escape(_failed_checks(catalog.checks(d.id))),
             f"{d.received_at:%Y-%m-%d %H:%M}",
         )
     out.print(table)
+
+
+def _failed_checks(checks: list) -> str:
+    """Failed checks, most failures first: ``id (count)``, or just the id for delivery-wide ones."""
+    failed = sorted((c for c in checks if not c.passed), key=lambda c: -c.failed_count)
+    return (
+        ", ".join(
+            f"{c.check_id} ({c.failed_count:,})" if c.row_level else c.check_id for c in failed
+        )
+        or "-"
+    )
 
 
 @quality_app.command("report")

@@ -26,6 +26,11 @@ def upgrade() -> None:
             sa.Column("row_level", sa.Boolean(), nullable=False, server_default=sa.true())
         )
         batch.add_column(sa.Column("description", sa.Text(), nullable=True))
+    # Before this revision every check was about rows: one that failed rows did not hold.
+    quality_checks = sa.table("quality_checks", sa.column("passed"), sa.column("failed_count"))
+    op.execute(
+        quality_checks.update().where(quality_checks.c.failed_count > 0).values(passed=False)
+    )
 
 
 def downgrade() -> None:
