@@ -286,7 +286,8 @@ def process_delivery(res: Resources, path: Path, run_id: str) -> DeliveryOutcome
                 f"checks, more than the {contract.max_rejected_share:.0%} allowed"
             )
         else:
-            why = "the delivery as a whole fails a check; see its feedback report"
+            # The Dutch texts hold counts, dates and column names, never a delivered value.
+            why = "the delivery as a whole fails: " + " ".join(report.delivery_errors)
         error = DeliveryRejected(why, report.reason() or why)
         return reject(error, peildatum, report.rows, report)
 
