@@ -1,9 +1,10 @@
 """Read one delivered CSV file by its contract, rejecting structurally broken files.
 
-Structural problems (encoding, delimiter, header, ragged rows, absurd sizes) reject
-the whole delivery: row-level checks belong to ``udc.quality``. Messages name line
-numbers, byte offsets and contract column names only, never a delivered value, because
-a value may be a BSN and messages end up in reason files, feedback reports and logs.
+Structural problems (encoding, line ends, delimiter, header, ragged rows, absurd
+sizes) reject the whole delivery: row-level checks belong to ``udc.quality``. Messages
+name line numbers, byte offsets and contract column names only, never a delivered value,
+because a value may be a BSN and messages end up in reason files, feedback reports and
+logs.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from udc.sources.contracts import Contract
 
 BOM = b"\xef\xbb\xbf"
 MAX_LINE_BYTES = 64 * 1024
-NEWLINE, SEMICOLON, QUOTE = 10, 59, 34
+NEWLINE, CARRIAGE_RETURN, SEMICOLON, QUOTE, SPACE, TAB = 10, 13, 59, 34, 32, 9
 LINE_NUMBER = "line_number"
 
 
@@ -67,6 +68,37 @@ def _check_bytes(data: bytes) -> None:
         ) from None
 
 
+def _check_line_ends(data: bytes) -> None:
+    """Reject CR line ends: lines are split on LF only, so an old Mac file reads as one line.
+
+    A CR inside a quoted field is content, and one closing the very last line is harmless.
+    """
+    if b"\r" not in data:
+        return
+    buffer = np.frombuffer(data, dtype=np.uint8)
+    returns = np.flatnonzero(buffer[:-1] == CARRIAGE_RETURN)
+    bare = returns[buffer[returns + 1] != NEWLINE]
+    # An odd number of quotes before a byte means it sits inside a quoted field; escaped
+    # quotes come in pairs and so keep the count even.
+    quotes = np.flatnonzero(buffer == QUOTE)
+    outside = bare[np.searchsorted(quotes, bare) % 2 == 0]
+    if not outside.size:
+        return
+    offset = int(outside[0])
+    if b"\n" not in data:
+        raise DeliveryRejected(
+            "the file uses CR (old Mac) line ends; the contract asks for LF or CRLF",
+            "het bestand gebruikt CR-regeleinden (oude Mac); lever aan met LF of CRLF",
+        ) from None
+    line = data.count(b"\n", 0, offset) + 1
+    raise DeliveryRejected(
+        f"line {line} holds a CR line end without LF (offset {offset}); "
+        "the contract asks for LF or CRLF",
+        f"regel {line} bevat een CR-regeleinde zonder LF (positie {offset}); "
+        "lever aan met LF of CRLF",
+    ) from None
+
+
 def _header_columns(header: str, contract: Contract) -> list[str]:
     if ";" not in header and len(contract.required_columns) > 1:
         for symbol, name in ((",", "comma"), ("\t", "tab"), ("|", "pipe")):
@@ -112,8 +144,14 @@ def _records_without_quotes(data: bytes) -> tuple[np.ndarray, np.ndarray]:
     lengths = ends - starts
     carriage = np.zeros(len(ends), dtype=bool)
     nonempty = lengths > 0
-    carriage[nonempty] = buffer[ends[nonempty] - 1] == 13
+    carriage[nonempty] = buffer[ends[nonempty] - 1] == CARRIAGE_RETURN
     blank = (lengths - carriage) == 0
+    # Only a line without separators that starts with a space or tab can be whitespace
+    # alone; checking just those keeps a per-byte pass off the hot path.
+    candidates = np.flatnonzero((counts == 1) & ~blank)
+    first = buffer[starts[candidates]]
+    for index in candidates[(first == SPACE) | (first == TAB)]:
+        blank[index] = not data[starts[index] : ends[index]].strip(b" \t\r")
     counts[blank] = 0
     too_long = np.flatnonzero(lengths > MAX_LINE_BYTES)
     if too_long.size:
@@ -128,15 +166,29 @@ def _records_without_quotes(data: bytes) -> tuple[np.ndarray, np.ndarray]:
     return line_numbers[1:], counts[1:]
 
 
-def _records_with_quotes(text: str) -> tuple[np.ndarray, np.ndarray]:
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=";", quotechar='"', strict=True)
+def _whitespace_only(data: bytes, bounds: np.ndarray, line: int) -> bool:
+    return not data[int(bounds[line - 1]) + 1 : int(bounds[line])].strip(b" \t\r")
+
+
+def _records_with_quotes(data: bytes) -> tuple[np.ndarray, np.ndarray]:
+    # Splitting on LF only keeps a CR inside a quoted field from counting as a line, so
+    # line numbers agree with the unquoted path.
+    text = io.StringIO(data.decode("utf-8"), newline="\n")
+    reader = csv.reader(text, delimiter=";", quotechar='"', strict=True)
     lines: list[int] = []
     counts: list[int] = []
     previous_end = 0
+    bounds: np.ndarray | None = None
     try:
         for row in reader:
-            lines.append(previous_end + 1)
-            counts.append(0 if row == [] else len(row))
+            line = previous_end + 1
+            lines.append(line)
+            counts.append(len(row))
+            if len(row) == 1 and reader.line_num == line and not row[0].strip(" \t"):
+                # The same field could be a quoted blank string, which is not a blank line.
+                bounds = _line_bounds(data) if bounds is None else bounds
+                if _whitespace_only(data, bounds, line):
+                    counts[-1] = 0
             previous_end = reader.line_num
             if sum(len(v) for v in row) > MAX_LINE_BYTES:
                 raise DeliveryRejected(
@@ -159,10 +211,20 @@ def parse_delivery(data: bytes, contract: Contract) -> ParsedDelivery:
     stripped and empty values become null.
     """
     _check_bytes(data)
-    body = data[len(BOM) :] if data.startswith(BOM) else data
+    try:
+        return _parse_body(data[len(BOM) :] if data.startswith(BOM) else data, contract)
+    except DeliveryRejected:
+        # A CR used as line end breaks the file in ways whose symptom misleads (a repeated
+        # header column, ragged rows); looking for it only once parsing failed keeps it off
+        # the hot path and leaves a harmless CR inside a value to the quality checks.
+        _check_line_ends(data)
+        raise
+
+
+def _parse_body(body: bytes, contract: Contract) -> ParsedDelivery:
     names = _header_columns(_header_line(body), contract)
     if b'"' in body:
-        line_numbers, counts = _records_with_quotes(body.decode("utf-8"))
+        line_numbers, counts = _records_with_quotes(body)
     else:
         line_numbers, counts = _records_without_quotes(body)
     blank = counts == 0
