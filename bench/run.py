@@ -2,8 +2,11 @@
 
 Prints and writes bench-results.json: wall time per stage and in total, rows per second,
 peak memory, the I/O floor (polars reading the same CSVs and writing the same lake
-parquet, nothing else), and OpenSSL's single-core HMAC-SHA256 rate for 16-byte inputs.
-Each part runs in its own process so that one part's memory does not count for another.
+parquet, nothing else), OpenSSL's single-core HMAC-SHA256 rate for 16-byte inputs, and
+validation's share of the flow: the wall time during which any delivery was being
+validated (overlaps counted once; the target is under 25%), the same deliveries validated
+alone one after another, and the sum of the concurrent tasks' validation times. Each part
+runs in its own process so that one part's memory does not count for another.
 The temporary Prefect server's start-up is reported apart and left out of the ratios.
 """
 
@@ -74,16 +77,54 @@ def flow(workspace: Path) -> dict:
     import udc.quality.validate  # noqa: F401
 
     imports = time.perf_counter() - started
-    started = time.perf_counter()
+    started, wall_started = time.perf_counter(), time.time()
     summary, startup = run_nightly(Workspace(workspace))
     total = time.perf_counter() - started
     return {
         "import_seconds": imports,
+        "flow_window": [wall_started + (startup or 0.0), time.time()],
         "seconds_including_server": total,
         "server_startup_seconds": startup or 0.0,
         "summary": summary,
         "peak_rss_mb": peak_rss_mb(),
     }
+
+
+def validation_alone(workspace: Path) -> dict:
+    """Each delivery read and validated on its own, one after the other: validation's cost
+    without other tasks competing for the cores and the GIL. A warm-up call first creates
+    the thread's GX context, which the flow pays once per worker thread."""
+    import datetime as dt
+
+    from udc.flows.resources import open_resources
+    from udc.quality.validate import validate_delivery
+    from udc.sources.reader import parse_delivery
+
+    res = open_resources(workspace)
+    today = dt.date(2026, 11, 22)
+    seconds: dict[str, float] = {}
+    paths = sorted((workspace / "inbox").glob("*/*.csv"))
+    for path in paths[:1] + paths:
+        contract = res.contracts[path.parent.name]
+        frame = parse_delivery(path.read_bytes(), contract).frame
+        started = time.perf_counter()
+        validate_delivery(frame, contract, today)
+        seconds[contract.id] = time.perf_counter() - started
+    return {"seconds": seconds, "peak_rss_mb": peak_rss_mb()}
+
+
+def _relative(spans: dict[str, list[float]], start: float) -> dict[str, list[float]]:
+    return {stage: [round(a - start, 2), round(b - start, 2)] for stage, (a, b) in spans.items()}
+
+
+def covered(spans: list[list[float]]) -> float:
+    """Seconds covered by at least one of the (start, end) spans: overlaps counted once."""
+    total, reached = 0.0, float("-inf")
+    for start, end in sorted(spans):
+        if end > reached:
+            total += end - max(start, reached)
+            reached = end
+    return total
 
 
 def hmac_rate() -> dict:
@@ -122,6 +163,7 @@ def main(persons: int) -> None:
     floor = child("floor", workspace)
     openssl = openssl_hmac_rate()
     isolated = child("hmac", workspace)
+    alone = child("validate", workspace)
     run = child("flow", workspace)
 
     deliveries, marts = run["summary"]["deliveries"], run["summary"]["marts"]
@@ -134,6 +176,9 @@ def main(persons: int) -> None:
         d["rows"] - d["rows_rejected"] for d in deliveries if "pseudonymise" in d["seconds"]
     )
     pseudonym_rate = pseudonymised / stages["pseudonymise"] if stages.get("pseudonymise") else 0
+    validating = covered([d["spans"]["validate"] for d in deliveries if "validate" in d["spans"]])
+    flow_window = run["flow_window"][1] - run["flow_window"][0]
+    validation_alone_seconds = sum(alone["seconds"].values())
     results = {
         "persons": persons,
         "inbox_bytes": inbox_bytes,
@@ -152,14 +197,27 @@ def main(persons: int) -> None:
         "pseudonymise_isolated_per_second": round(isolated["per_second"]),
         "pseudonymise_in_flow_to_openssl_ratio": round(pseudonym_rate / openssl, 2),
         "pseudonymise_isolated_to_openssl_ratio": round(isolated["per_second"] / openssl, 2),
+        "validation": {
+            "wall_seconds_while_any_delivery_validates": round(validating, 2),
+            "share_of_flow_wall": round(validating / flow_window, 3),
+            "seconds_summed_over_concurrent_tasks": round(stages.get("validate", 0.0), 2),
+            "seconds_alone_one_after_another": round(validation_alone_seconds, 2),
+            "alone_share_of_flow_wall": round(validation_alone_seconds / flow_seconds, 3),
+            "seconds_alone_per_source": {
+                k: round(v, 2) for k, v in sorted(alone["seconds"].items())
+            },
+        },
         "deliveries": [
-            {k: d[k] for k in ("source", "status", "rows", "rows_rejected")} for d in deliveries
+            {k: d[k] for k in ("source", "status", "rows", "rows_rejected", "seconds")}
+            | {"spans_from_flow_start": _relative(d["spans"], run["flow_window"][0])}
+            for d in deliveries
         ],
         "marts": [{k: m[k] for k in ("mart", "status", "cells", "suppressed")} for m in marts],
         "targets": {
             "flow_at_most_4x_io_floor": flow_seconds <= 4 * floor["seconds"],
             "pseudonymise_at_least_half_openssl": pseudonym_rate >= 0.5 * openssl,
             "peak_memory_under_3gb": run["peak_rss_mb"] < 3 * 1024,
+            "validation_under_25_percent_of_flow_wall": validating / flow_window < 0.25,
         },
     }
     (ROOT / "bench-results.json").write_text(json.dumps(results, indent=2) + "\n")
@@ -169,13 +227,17 @@ def main(persons: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--persons", type=int, default=1_000_000)
-    parser.add_argument("--child", choices=["floor", "flow", "hmac"])
+    parser.add_argument("--child", choices=["floor", "flow", "hmac", "validate"])
     parser.add_argument("--workspace", type=Path)
     args = parser.parse_args()
     if args.child:
-        result = {"floor": io_floor, "flow": flow, "hmac": lambda _: hmac_rate()}[args.child](
-            args.workspace
-        )
+        modes = {
+            "floor": io_floor,
+            "flow": flow,
+            "hmac": lambda _: hmac_rate(),
+            "validate": validation_alone,
+        }
+        result = modes[args.child](args.workspace)
         print(json.dumps(result, default=str))
     else:
         main(args.persons)
