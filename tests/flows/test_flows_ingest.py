@@ -10,9 +10,8 @@ import pytest
 
 from udc.catalog.store import KeyMismatchError
 from udc.flows.ingest import inbox_files, process_delivery, safe_label
-from udc.flows.resources import init_workspace, open_resources
+from udc.flows.resources import init_workspace
 from udc.pseudonymize.hashing import pseudonym_of
-from udc.pseudonymize.keys import KeyStore
 from udc.workspace import Workspace
 
 HEADER = "BSN;regeling;leefvorm;ingangsdatum;einddatum;naam\n"
@@ -21,19 +20,6 @@ HEADER = "BSN;regeling;leefvorm;ingangsdatum;einddatum;naam\n"
 def bijstand(bsns: list[str], extra: str = "") -> bytes:
     rows = "".join(f"{b};PW;alleenstaand;20200101;;Jansen\n" for b in bsns)
     return (HEADER + rows + extra).encode()
-
-
-@pytest.fixture
-def res(tmp_path, database_url):
-    workspace = Workspace(tmp_path / "ws")
-    workspace.create_folders()
-    workspace.settings_file.write_text(
-        workspace.settings_file.read_text().replace(
-            'url = "sqlite:///catalog.db"', f'url = "{database_url}"'
-        )
-    )
-    KeyStore(workspace.keys).create()
-    return open_resources(workspace.root)
 
 
 def deliver(res, source: str, name: str, data: bytes) -> Path:

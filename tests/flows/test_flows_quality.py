@@ -19,12 +19,10 @@ from udc.flows.ingest import previous_delivery, process_delivery
 from udc.flows.resources import Resources, open_resources
 from udc.pseudonymize.bsn import random_valid_bsns
 from udc.pseudonymize.hashing import pseudonym_of
-from udc.pseudonymize.keys import KeyStore
 from udc.quality.dutch import thousands
 from udc.quality.suites import PreviousDelivery
 from udc.sources.contracts import ContractError
 from udc.sources.synthetic import generate_city
-from udc.workspace import Workspace
 
 PERSONS, SEED = 800, 1
 JULY, AUGUST, SEPTEMBER, OCTOBER = (dt.date(2026, month, 1) for month in (7, 8, 9, 10))
@@ -35,19 +33,6 @@ BSN_COLUMNS = {
     "huurachterstand": "bsn_hoofdhuurder",
 }
 ROW_CHANGE = "Het aantal regels wijkt te veel af van de vorige levering"
-
-
-@pytest.fixture
-def res(tmp_path, database_url):
-    workspace = Workspace(tmp_path / "ws")
-    workspace.create_folders()
-    workspace.settings_file.write_text(
-        workspace.settings_file.read_text().replace(
-            'url = "sqlite:///catalog.db"', f'url = "{database_url}"'
-        )
-    )
-    KeyStore(workspace.keys).create()
-    return open_resources(workspace.root)
 
 
 @functools.cache
