@@ -19,7 +19,8 @@ url = "sqlite:///catalog.db"
 
 [paths]
 inbox = "inbox"
-# Extra or overriding configuration: contracts (*.toml) and mart definitions (*.toml).
+# Extra or overriding configuration: contracts (*.toml; a data steward's checks in
+# <name>.expectations.toml) and mart definitions (*.toml).
 sources = "config/sources"
 marts = "config/marts"
 

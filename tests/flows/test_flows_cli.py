@@ -128,3 +128,22 @@ def test_quality_show_and_report_list_deliveries_and_their_feedback(tmp_path):
         app, ["quality", "report", "wmo", "20261001", "--workspace", str(workspace)]
     )
     assert missing.exit_code == 3 and "udc quality show" in missing.output
+
+
+def test_a_configured_check_gx_does_not_know_stops_the_run_before_anything_moves(tmp_path):
+    workspace = tmp_path / "ws"
+    runner.invoke(app, ["init", "--workspace", str(workspace)])
+    runner.invoke(app, ["generate", "--workspace", str(workspace), "--persons", "600"])
+    config = workspace / "config" / "sources"
+    config.mkdir(parents=True, exist_ok=True)
+    (config / "steward.expectations.toml").write_text(
+        'source = "wmo"\n[[expectations]]\nid = "wmo.onzin"\nexpectation = "expect_nonsense"\n'
+        'kwargs = { column = "voorziening" }\ndescription = "Onzin."\n',
+        encoding="utf-8",
+    )
+    inbox = sorted((workspace / "inbox").rglob("*.csv"))
+    result = runner.invoke(app, ["run", "--workspace", str(workspace)])
+    assert result.exit_code == 3, result.output
+    assert "expect_nonsense" in result.output and "Traceback" not in result.output
+    assert sorted((workspace / "inbox").rglob("*.csv")) == inbox
+    assert not list((workspace / "feedback").rglob("*"))

@@ -456,6 +456,9 @@ def serve(workspace: WorkspaceOption = None) -> None:
             "http://127.0.0.1:4200/api"
         )
     prefect_environment(ws)
+    from udc.flows.resources import open_resources
+
+    open_resources(ws.root).check_contracts()
     from prefect.schedules import Cron
     from prefect.settings import PREFECT_API_URL, temporary_settings
 

@@ -118,6 +118,8 @@ def nightly(workspace: str) -> dict:
 
 def _process(res: Resources, workspace: str) -> dict:
     res.check_key()
+    # A configured check GX cannot build stops the run before any delivery is touched.
+    res.check_contracts()
     run_id = res.catalog.start_run(flow_run_id=str(flow_run.id) if flow_run.id else None)
     inbox = res.settings.inbox
     files = [str(p.relative_to(inbox)) for p in inbox_files(inbox)]
