@@ -147,3 +147,48 @@ def test_a_configured_check_gx_does_not_know_stops_the_run_before_anything_moves
     assert "expect_nonsense" in result.output and "Traceback" not in result.output
     assert sorted((workspace / "inbox").rglob("*.csv")) == inbox
     assert not list((workspace / "feedback").rglob("*"))
+
+
+def _publish_tiny_mart(workspace, name: str, hidden: dict[str, int | None]) -> None:
+    """A gemeente table n by klasse a, b, c plus totaal; ``hidden`` maps klassen to None."""
+    import polars as pl
+
+    from udc.marts.publish import MartStore
+
+    values = {"a": 12, "b": 3, "c": 20} | hidden
+    klassen = [*values, "totaal"]
+    frame = pl.DataFrame(
+        {
+            "gebiedsniveau": ["gemeente"] * 4,
+            "gebiedscode": ["GM9999"] * 4,
+            "gebiedsnaam": ["Stad"] * 4,
+            "klasse": klassen,
+            "n": [*values.values(), 35],
+            "n_geheim": [values[k] is None for k in values] + [False],
+        }
+    )
+    metadata = {
+        "peildatum": "2026-11-01",
+        "purpose": "test",
+        "min_cell_size": 10,
+        "dimensions": ["klasse"],
+        "measures": ["n"],
+        "deliveries": [],
+        "key_fingerprint": "0" * 16,
+    }
+    MartStore(workspace / "marts").publish(name, frame, metadata)
+
+
+def test_the_audit_finds_a_cell_its_line_gives_away_and_passes_a_protected_one(tmp_path):
+    workspace = tmp_path / "ws"
+    runner.invoke(app, ["init", "--workspace", str(workspace)])
+    _publish_tiny_mart(workspace, "lek", {"b": None})
+    _publish_tiny_mart(workspace, "veilig", {"b": None, "c": None})
+    result = runner.invoke(app, ["marts", "audit", "lek", "--workspace", str(workspace)])
+    assert result.exit_code == 1, result.output
+    assert "1 suppressed cells can be narrowed down" in " ".join(result.output.split())
+    result = runner.invoke(app, ["marts", "audit", "veilig", "--workspace", str(workspace)])
+    assert result.exit_code == 0, result.output
+    assert "keeps an interval" in result.output
+    result = runner.invoke(app, ["marts", "audit", "geen", "--workspace", str(workspace)])
+    assert result.exit_code == 3 and "no published mart" in result.output

@@ -328,6 +328,50 @@ def marts_show(name: str, workspace: WorkspaceOption = None) -> None:
     out.print_json(json.dumps(found[0], default=str))
 
 
+@marts_app.command("audit")
+@friendly
+def marts_audit(
+    names: Annotated[list[str] | None, typer.Argument(help="Only these marts.")] = None,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """For every suppressed cell, the tightest interval an attacker derives from the published
+    tables (LP over their totals and area hierarchy); exit 1 if one is narrower than the
+    mart's minimum cell size."""
+    from udc.flows.audit import audit_published
+    from udc.marts.publish import MartStore
+
+    ws = Workspace.resolve(workspace).require()
+    store = MartStore(ws.marts)
+    unknown = sorted(set(names or ()) - set(store.names()))
+    if unknown:
+        fail(f"no published mart named {', '.join(unknown)}; see `udc marts list`")
+        raise typer.Exit(EXIT_SETUP)
+    audits = audit_published(store, names)
+    table = Table(title="Disclosure audit of the published marts", title_justify="left")
+    for column in ("mart", "measure", "cells", "suppressed", "exact", "too narrow", "min width"):
+        table.add_column(column)
+    for audit in audits:
+        width = audit.min_width
+        table.add_row(
+            audit.mart,
+            audit.measure,
+            _count(audit.cells),
+            _count(len(audit.intervals)),
+            _count(len(audit.exact)),
+            f"{len(audit.too_narrow):,} (< {audit.required_width})",
+            "-" if width is None else "unbounded" if width == float("inf") else f"{width:g}",
+        )
+    out.print(table)
+    narrow = sum(len(a.too_narrow) for a in audits)
+    if narrow:
+        fail(
+            f"{narrow:,} suppressed cells can be narrowed down to less than the minimum cell "
+            "size from the published tables; do not share these releases further"
+        )
+        raise typer.Exit(EXIT_RUN_ERRORS)
+    out.print("Every suppressed cell keeps an interval of at least the minimum cell size.")
+
+
 @quality_app.command("show")
 @friendly
 def quality_show(

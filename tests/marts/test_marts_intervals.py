@@ -1,0 +1,106 @@
+"""The attacker's intervals, on small tables whose answers are known by hand."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+from udc.marts.intervals import (
+    IntervalError,
+    PublishedTable,
+    cell_intervals,
+    published_tables,
+    relations,
+)
+
+
+def table(rows: list[tuple], dimensions: tuple[str, ...] = ("klasse",)) -> PublishedTable:
+    """Rows of (level, code, *dimension values, value); None is a suppressed value."""
+    columns = ["gebiedsniveau", "gebiedscode", *dimensions, "value"]
+    cells = pl.DataFrame(rows, schema=columns, orient="row")
+    return PublishedTable("mart", "n", dimensions, cells)
+
+
+def intervals(t: PublishedTable) -> dict[tuple, tuple[int, int | None]]:
+    return {
+        tuple(value for _, value in cell.key)[1:]: (cell.lower, cell.upper)
+        for cell in cell_intervals(t)
+    }
+
+
+GM = ("gemeente", "GM9999")
+
+
+def test_a_suppressed_cell_alone_in_its_line_is_pinned():
+    t = table([(*GM, "a", None), (*GM, "b", 7), (*GM, "totaal", 10)])
+    assert intervals(t) == {("GM9999", "a"): (3, 3)}
+
+
+def test_two_suppressed_cells_in_a_line_share_the_remainder():
+    t = table([(*GM, "a", None), (*GM, "b", None), (*GM, "c", 4), (*GM, "totaal", 30)])
+    assert intervals(t) == {("GM9999", "a"): (0, 26), ("GM9999", "b"): (0, 26)}
+
+
+def test_a_two_by_two_block_is_bounded_by_its_margins():
+    # Hidden: a,x = 3; a,y = 5; b,x = 4; b,y = 6.
+    rows = [(*GM, row, column, None) for row in "ab" for column in "xy"]
+    for row, total in (("a", 8), ("b", 10), ("totaal", 18)):
+        rows.append((*GM, row, "totaal", total))
+    rows += [(*GM, "totaal", "x", 7), (*GM, "totaal", "y", 11)]
+    found = intervals(table(rows, ("rij", "kolom")))
+    assert found[("GM9999", "a", "x")] == (0, 7)
+    assert found[("GM9999", "a", "y")] == (1, 8)
+    assert found[("GM9999", "b", "y")] == (3, 10)
+
+
+def test_zeros_published_next_to_a_suppressed_cell_give_it_away():
+    rows = [(*GM, "a", None), (*GM, "b", 0), (*GM, "c", 0), (*GM, "totaal", 4)]
+    assert intervals(table(rows)) == {("GM9999", "a"): (4, 4)}
+
+
+def test_a_wijk_with_one_buurt_reveals_the_buurt():
+    rows = [
+        ("buurt", "BU99990101", "totaal", None),
+        ("wijk", "WK999901", "totaal", 12),
+        ("buurt", "BU99990201", "totaal", None),
+        ("buurt", "BU99990202", "totaal", None),
+        ("wijk", "WK999902", "totaal", 40),
+        ("gemeente", "GM9999", "totaal", 52),
+    ]
+    found = intervals(table(rows))
+    assert found[("BU99990101", "totaal")] == (12, 12)
+    assert found[("BU99990201", "totaal")] == (0, 40)
+
+
+def test_a_cell_in_no_relation_is_unbounded():
+    t = table([(*GM, "a", None), (*GM, "b", 3)])
+    assert intervals(t) == {("GM9999", "a"): (0, None)}
+
+
+def test_published_values_that_do_not_add_up_are_refused():
+    published = [(*GM, "a", 2), (*GM, "b", 7), (*GM, "totaal", 5), ("wijk", "WK999901", "a", None)]
+    with pytest.raises(IntervalError, match="do not add up"):
+        cell_intervals(table(published))
+    negative = [(*GM, "a", None), (*GM, "b", 7), (*GM, "totaal", 5)]
+    with pytest.raises(IntervalError, match="admit no solution"):
+        cell_intervals(table(negative))
+
+
+def test_published_tables_read_a_mart_frame_per_measure():
+    frame = pl.DataFrame(
+        {
+            "gebiedsniveau": ["gemeente"] * 3,
+            "gebiedscode": ["GM9999"] * 3,
+            "klasse": ["a", "b", "totaal"],
+            "leeftijd": ["totaal"] * 3,
+            "n": [None, 7, 10],
+            "n_geheim": [True, False, False],
+            "m": [None, None, 4],
+            "m_geheim": [None, None, False],
+        }
+    )
+    n, m = published_tables("mart", frame, ["klasse", "leeftijd"], ["n", "m"])
+    assert n.dimensions == ("klasse",) and n.cells.height == 3
+    assert m.dimensions == () and m.cells.height == 1
+    assert relations(n) == [(2, [0, 1])]
+    assert [(c.lower, c.upper) for c in cell_intervals(n)] == [(3, 3)]

@@ -1,0 +1,250 @@
+"""What an attacker can derive about suppressed cells from the published marts alone.
+
+Independent of the code that chose the suppressions (``disclosure``, ``tables``): this
+module reads published frames only, rebuilds the additive relations every table states
+(a ``totaal`` category is the sum of the others; a wijk the sum of its buurten, a gemeente
+of its wijken) and, for every suppressed cell, solves two linear programs with HiGHS: the
+smallest and the largest value the cell can take given every published value, every
+relation and non-negativity. Integrality tightens the bounds to whole numbers.
+
+Areas nest by their CBS codes: ``BU`` + gemeente (4) + wijk (2) + buurt (2), ``WK`` +
+gemeente (4) + wijk (2), ``GM`` + gemeente (4).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import highspy
+import numpy as np
+import polars as pl
+from scipy.sparse import coo_matrix, csc_matrix, csr_matrix
+from scipy.sparse.csgraph import connected_components
+
+LEVEL, CODE = "gebiedsniveau", "gebiedscode"
+SECRET_SUFFIX = "_geheim"
+TOTAL = "totaal"
+PARENT_LEVEL = {"buurt": "wijk", "wijk": "gemeente"}
+# The solver's tolerance; an interval narrower than this is a pinned value.
+EPSILON = 1e-6
+
+
+class IntervalError(RuntimeError):
+    """The published values contradict the relations: the tables are not what they claim."""
+
+
+@dataclass(frozen=True)
+class PublishedTable:
+    """One measure of one published mart: its cells, with hidden values as null."""
+
+    mart: str
+    measure: str
+    dimensions: tuple[str, ...]
+    cells: pl.DataFrame  # LEVEL, CODE, *dimensions, "value" (null where suppressed)
+
+
+@dataclass(frozen=True)
+class CellInterval:
+    """The values a suppressed cell can take, as far as the published marts tell."""
+
+    mart: str
+    measure: str
+    key: tuple[tuple[str, str], ...]  # (column, value) pairs naming the cell
+    lower: int
+    upper: int | None  # None: unbounded
+
+    @property
+    def width(self) -> float:
+        return math.inf if self.upper is None else self.upper - self.lower
+
+
+def published_tables(
+    mart: str, frame: pl.DataFrame, dimensions: Sequence[str], measures: Sequence[str]
+) -> list[PublishedTable]:
+    """The tables of a published mart frame, one per measure (``<measure>_geheim`` marks
+    suppression; rows where it is null are not part of that measure's table)."""
+    tables = []
+    for measure in measures:
+        secret = f"{measure}{SECRET_SUFFIX}"
+        cells = frame.filter(pl.col(secret).is_not_null()).select(
+            LEVEL,
+            CODE,
+            *dimensions,
+            pl.when(pl.col(secret)).then(None).otherwise(pl.col(measure)).alias("value"),
+        )
+        # A dimension this measure is not broken down by holds only its total.
+        used = tuple(d for d in dimensions if cells[d].n_unique() > 1 or cells[d][0] != TOTAL)
+        tables.append(PublishedTable(mart, measure, used, cells.drop(set(dimensions) - set(used))))
+    return tables
+
+
+def _parent(code: str) -> str | None:
+    if code.startswith("BU") and len(code) == 10:
+        return "WK" + code[2:8]
+    if code.startswith("WK") and len(code) == 8:
+        return "GM" + code[2:6]
+    return None
+
+
+def relations(table: PublishedTable) -> list[tuple[int, list[int]]]:
+    """Every additive relation of the table as (index of the total, indexes of the parts)."""
+    cells = table.cells.with_row_index("_i")
+    found: list[tuple[int, list[int]]] = []
+    keys = [CODE, *table.dimensions]
+    for dimension in table.dimensions:
+        others = [k for k in keys if k != dimension]
+        grouped = cells.group_by(others).agg(
+            pl.col("_i").filter(pl.col(dimension) == TOTAL).alias("total"),
+            pl.col("_i").filter(pl.col(dimension) != TOTAL).alias("parts"),
+        )
+        for total, parts in grouped.select("total", "parts").iter_rows():
+            if len(total) == 1 and parts:
+                found.append((total[0], parts))
+    with_parent = cells.with_columns(
+        pl.col(CODE).map_elements(_parent, return_dtype=pl.String).alias("_parent")
+    )
+    parents = with_parent.select(pl.col(CODE).alias("_parent"), *table.dimensions, "_i")
+    children = (
+        with_parent.filter(pl.col("_parent").is_not_null())
+        .group_by(["_parent", *table.dimensions])
+        .agg(pl.col("_i").alias("parts"))
+    )
+    linked = parents.join(children, on=["_parent", *table.dimensions], how="inner")
+    for total, parts in linked.select("_i", "parts").iter_rows():
+        found.append((total, parts))
+    return found
+
+
+def _relation_matrix(n_cells: int, found: Iterable[tuple[int, list[int]]]) -> csr_matrix:
+    rows, columns, coefficients = [], [], []
+    for number, (total, parts) in enumerate(found):
+        rows += [number] * (len(parts) + 1)
+        columns += [total, *parts]
+        coefficients += [1.0] + [-1.0] * len(parts)
+    shape = (len(rows) and max(rows) + 1, n_cells)
+    return coo_matrix((coefficients, (rows, columns)), shape=shape).tocsr()
+
+
+class _Attack:
+    """One component's linear program, solved once per bound with a warm start: after the
+    first solve each cell's bounds take a few simplex pivots, not a solve from scratch."""
+
+    def __init__(self, a_eq: csc_matrix, b_eq: np.ndarray) -> None:
+        self.highs = highspy.Highs()
+        self.highs.setOptionValue("output_flag", False)
+        lp = highspy.HighsLp()
+        lp.num_col_, lp.num_row_ = a_eq.shape[1], a_eq.shape[0]
+        lp.col_cost_ = np.zeros(lp.num_col_)
+        lp.col_lower_ = np.zeros(lp.num_col_)
+        lp.col_upper_ = np.full(lp.num_col_, highspy.kHighsInf)
+        lp.row_lower_ = lp.row_upper_ = b_eq
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        lp.a_matrix_.start_ = a_eq.indptr
+        lp.a_matrix_.index_ = a_eq.indices
+        lp.a_matrix_.value_ = a_eq.data
+        self.highs.passModel(lp)
+
+    def bounds(self, column: int) -> tuple[float, float]:
+        self.highs.changeColCost(column, 1.0)
+        try:
+            low = self._solve(highspy.ObjSense.kMinimize)
+            high = self._solve(highspy.ObjSense.kMaximize)
+        finally:
+            self.highs.changeColCost(column, 0.0)
+        return low, high
+
+    def _solve(self, sense) -> float:
+        self.highs.changeObjectiveSense(sense)
+        self.highs.run()
+        status = self.highs.getModelStatus()
+        if status == highspy.HighsModelStatus.kUnbounded:
+            return math.inf
+        if status != highspy.HighsModelStatus.kOptimal:
+            raise IntervalError(
+                f"the published values admit no solution ({self.highs.modelStatusToString(status)})"
+            )
+        return self.highs.getInfo().objective_function_value
+
+
+def cell_intervals(table: PublishedTable) -> list[CellInterval]:
+    """For every suppressed cell of ``table``, the interval the published cells allow."""
+    values = table.cells["value"].to_numpy(allow_copy=True).astype(float)
+    hidden = np.flatnonzero(np.isnan(values))
+    if hidden.size == 0:
+        return []
+    matrix = _relation_matrix(len(values), relations(table))
+    known = np.where(np.isnan(values), 0.0, values)
+    unknown = matrix[:, hidden]
+    rhs = -(matrix @ known)
+    involved = np.flatnonzero(np.asarray(abs(unknown).sum(axis=1)).ravel() > 0)
+    if np.any(np.abs(rhs[np.setdiff1d(np.arange(matrix.shape[0]), involved)]) > EPSILON):
+        raise IntervalError(f"{table.mart}.{table.measure}: published totals do not add up")
+    unknown, rhs = unknown[involved], rhs[involved]
+    # Cells linked by no chain of relations are solved apart: smaller programs.
+    link = (abs(unknown).T @ abs(unknown)).tocsr()
+    _, component = connected_components(link, directed=False)
+    lower = np.zeros(hidden.size)
+    upper = np.full(hidden.size, np.inf)
+    for part in np.unique(component):
+        members = np.flatnonzero(component == part)
+        rows = np.flatnonzero(np.asarray(abs(unknown[:, members]).sum(axis=1)).ravel() > 0)
+        if rows.size == 0:
+            continue
+        attack = _Attack(unknown[rows][:, members].tocsc(), rhs[rows])
+        for position, member in enumerate(members):
+            lower[member], upper[member] = attack.bounds(position)
+    key_columns = [LEVEL, CODE, *table.dimensions]
+    keys = table.cells.select(key_columns).rows()
+    return [
+        CellInterval(
+            table.mart,
+            table.measure,
+            tuple(zip(key_columns, keys[cell], strict=True)),
+            math.ceil(low - EPSILON),
+            None if math.isinf(high) else math.floor(high + EPSILON),
+        )
+        for cell, low, high in zip(hidden.tolist(), lower, upper, strict=True)
+    ]
+
+
+@dataclass(frozen=True)
+class TableAudit:
+    """The attacker's view of one published table, against the protection it must keep."""
+
+    mart: str
+    measure: str
+    cells: int
+    intervals: tuple[CellInterval, ...]
+    required_width: int
+
+    @property
+    def exact(self) -> tuple[CellInterval, ...]:
+        return tuple(i for i in self.intervals if i.width == 0)
+
+    @property
+    def too_narrow(self) -> tuple[CellInterval, ...]:
+        """Cells pinned closer than ``required_width``: the protection is not kept."""
+        return tuple(i for i in self.intervals if i.width < self.required_width)
+
+    @property
+    def min_width(self) -> float | None:
+        return min((i.width for i in self.intervals), default=None)
+
+
+def audit_table(table: PublishedTable, required_width: int) -> TableAudit:
+    """Every suppressed cell's interval, and which are narrower than ``required_width``.
+
+    From published values alone the audit cannot tell where a hidden value lies in its
+    interval, so ``required_width`` is the width every interval must at least have: a
+    protection of ± p around any value needs at least p (a value below p needs its
+    interval to reach from 0 to beyond p).
+    """
+    return TableAudit(
+        table.mart,
+        table.measure,
+        table.cells.height,
+        tuple(cell_intervals(table)),
+        required_width,
+    )
