@@ -145,15 +145,19 @@ class _Attack:
         lp.a_matrix_.index_ = a_eq.indices
         lp.a_matrix_.value_ = a_eq.data
         self.highs.passModel(lp)
+        # The smallest value each cell took in any solution found so far: every solution is
+        # a feasible table, so a cell seen at 0 has lower bound 0 without a program of its own.
+        self.seen_low = np.full(lp.num_col_, np.inf)
 
     def bounds(self, column: int) -> tuple[float, float]:
         self.highs.changeColCost(column, 1.0)
         try:
-            low = self._solve(highspy.ObjSense.kMinimize)
             high = self._solve(highspy.ObjSense.kMaximize)
+            if self.seen_low[column] <= EPSILON:
+                return 0.0, high
+            return self._solve(highspy.ObjSense.kMinimize), high
         finally:
             self.highs.changeColCost(column, 0.0)
-        return low, high
 
     def _solve(self, sense) -> float:
         self.highs.changeObjectiveSense(sense)
@@ -165,6 +169,8 @@ class _Attack:
             raise IntervalError(
                 f"the published values admit no solution ({self.highs.modelStatusToString(status)})"
             )
+        solution = np.asarray(self.highs.getSolution().col_value)
+        np.minimum(self.seen_low, solution, out=self.seen_low)
         return self.highs.getInfo().objective_function_value
 
 
