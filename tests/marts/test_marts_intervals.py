@@ -104,3 +104,48 @@ def test_published_tables_read_a_mart_frame_per_measure():
     assert m.dimensions == () and m.cells.height == 1
     assert relations(n) == [(2, [0, 1])]
     assert [(c.lower, c.upper) for c in cell_intervals(n)] == [(3, 3)]
+
+
+def _random_release(seed: int) -> PublishedTable:
+    """A gemeente of 2 wijken with 1-3 buurten each, 3 klassen and totals; some hidden."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    buurten = {
+        f"WK99990{w}": [f"BU99990{w}0{b}" for b in range(1, rng.integers(2, 5))] for w in (1, 2)
+    }
+    leaf = {
+        (buurt, k): int(rng.integers(0, 25)) for bs in buurten.values() for buurt in bs
+        for k in "abc"
+    }  # fmt: skip
+    rows = []
+    for wijk, bs in buurten.items():
+        for buurt in bs:
+            values = [leaf[(buurt, k)] for k in "abc"]
+            rows += [("buurt", buurt, k, v) for k, v in zip("abc", values, strict=True)]
+            rows.append(("buurt", buurt, "totaal", sum(values)))
+        for k in "abc":
+            rows.append(("wijk", wijk, k, sum(leaf[(b, k)] for b in bs)))
+        rows.append(("wijk", wijk, "totaal", sum(leaf[(b, k)] for b in bs for k in "abc")))
+    for k in "abc":
+        rows.append(("gemeente", "GM9999", k, sum(v for (_, kk), v in leaf.items() if kk == k)))
+    rows.append(("gemeente", "GM9999", "totaal", sum(leaf.values())))
+    hidden = rng.random(len(rows)) < 0.35
+    rows = [(*r[:3], None if h else r[3]) for r, h in zip(rows, hidden, strict=True)]
+    return table(rows)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_the_shortcut_finds_exactly_the_cells_the_full_programs_find_too_narrow(seed):
+    from udc.marts.intervals import audit_table
+
+    t = _random_release(seed)
+    exact = {c.key: c for c in cell_intervals(t)}
+    audit = audit_table(t, 10)
+    assert {c.key for c in audit.too_narrow} == {k for k, c in exact.items() if c.width < 10}
+    for cell in audit.intervals:
+        full = exact[cell.key]
+        if cell.tight:
+            assert (cell.lower, cell.upper) == (full.lower, full.upper)
+        else:
+            assert full.lower <= cell.lower and full.width >= cell.width >= 10
