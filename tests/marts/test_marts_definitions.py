@@ -118,3 +118,20 @@ def test_a_ratio_denominator_cannot_have_dimensions_the_numerator_lacks():
     definition["ratios"][0].update(numerator="inwoners", denominator="ontvangers")
     with pytest.raises(MartError, match="denominator's dimensions"):
         definition_from_dict(definition)
+
+
+def test_a_measure_may_say_it_counts_the_same_units_as_another_marts_measure(tmp_path: Path):
+    [inwoners] = [m for m in load_definitions()["bijstand_buurt"].measures if m.same_as]
+    assert (inwoners.name, inwoners.same_as) == ("inwoners", "bevolking_buurt.personen")
+
+    text = (PACKAGED_DEFINITIONS / "bijstand_buurt.toml").read_text(encoding="utf-8")
+    for wrong, message in (
+        ("bevolking_buurt.onbekend", "no mart measure"),
+        ("stapeling_wijk.personen", "lacks dimensions"),
+        ("zonder_punt", "must be '<mart>.<measure>'"),
+    ):
+        (tmp_path / "bijstand_buurt.toml").write_text(
+            text.replace('"bevolking_buurt.personen"', f'"{wrong}"'), encoding="utf-8"
+        )
+        with pytest.raises(MartError, match=message):
+            load_definitions(tmp_path)

@@ -149,3 +149,47 @@ def test_the_shortcut_finds_exactly_the_cells_the_full_programs_find_too_narrow(
             assert (cell.lower, cell.upper) == (full.lower, full.upper)
         else:
             assert full.lower <= cell.lower and full.width >= cell.width >= 10
+
+
+def test_a_cell_hidden_in_one_mart_but_published_in_another_is_no_secret():
+    from udc.marts.intervals import audit_release
+
+    inwoners = PublishedTable(
+        "bijstand",
+        "inwoners",
+        ("leeftijd",),
+        pl.DataFrame(
+            [(*GM, k, None) for k in ("jong", "midden", "oud")] + [(*GM, "totaal", 40)],
+            schema=["gebiedsniveau", "gebiedscode", "leeftijd", "value"],
+            orient="row",
+        ),
+    )
+    personen = PublishedTable(
+        "bevolking",
+        "personen",
+        ("leeftijd", "geslacht"),
+        pl.DataFrame(
+            [
+                (*GM, "jong", "totaal", 15),
+                (*GM, "jong", "V", None),
+                (*GM, "jong", "M", None),
+                (*GM, "midden", "totaal", None),
+                (*GM, "oud", "totaal", None),
+                (*GM, "totaal", "totaal", 40),
+            ],
+            schema=["gebiedsniveau", "gebiedscode", "leeftijd", "geslacht", "value"],
+            orient="row",
+        ),
+    )
+    apart = {a.mart: len(a.exact) for a in audit_release([inwoners, personen], [], [10, 10])}
+    assert apart == {"bijstand": 0, "bevolking": 0}
+    link = [(("bijstand", "inwoners"), ("bevolking", "personen"))]
+    linked = {a.mart: a for a in audit_release([inwoners, personen], link, [10, 10])}
+    pinned = {(c.key[2][1], c.lower, c.upper) for c in linked["bijstand"].exact}
+    assert pinned == {("jong", 15, 15)}
+    assert linked["bevolking"].exact == ()
+    assert {c.key[2][1]: (c.lower, c.upper) for c in linked["bijstand"].intervals} == {
+        "jong": (15, 15),
+        "midden": (0, 25),
+        "oud": (0, 25),
+    }

@@ -3,28 +3,42 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 
 import polars as pl
 
-from udc.marts.intervals import TableAudit, audit_table, published_tables
+from udc.marts.definitions import MartDefinition
+from udc.marts.intervals import Link, TableAudit, audit_release, published_tables
 from udc.marts.publish import MartStore
 
 
-def audit_published(store: MartStore, marts: list[str] | None = None) -> list[TableAudit]:
-    """Audit every table of the current release of ``marts`` (default: all published)."""
-    audits = []
+def declared_links(definitions: Mapping[str, MartDefinition]) -> list[Link]:
+    """The cells that measures declare equal (``same_as``): what an attacker knows too."""
+    return [
+        ((d.name, m.name), tuple(m.same_as.split(".")))  # type: ignore[misc]
+        for d in definitions.values()
+        for m in d.measures
+        if m.same_as
+    ]
+
+
+def audit_published(
+    store: MartStore, links: list[Link], marts: list[str] | None = None
+) -> list[TableAudit]:
+    """Audit the current releases of ``marts`` (default: all published) together."""
+    tables, widths = [], []
     for name in marts or store.names():
         release = store.current(name)
         if release is None:
             raise KeyError(name)
         frame = pl.read_parquet(store.current_path(name))
         metadata = release.metadata
-        required = int(metadata["udc.min_cell_size"])
         for table in published_tables(
             name,
             frame,
             json.loads(metadata["udc.dimensions"]),
             json.loads(metadata["udc.measures"]),
         ):
-            audits.append(audit_table(table, required))
-    return audits
+            tables.append(table)
+            widths.append(int(metadata["udc.min_cell_size"]))
+    return audit_release(tables, links, widths)

@@ -335,18 +335,19 @@ def marts_audit(
     workspace: WorkspaceOption = None,
 ) -> None:
     """For every suppressed cell, the tightest interval an attacker derives from the published
-    tables (LP over their totals and area hierarchy); exit 1 if one is narrower than the
-    mart's minimum cell size."""
-    from udc.flows.audit import audit_published
-    from udc.marts.publish import MartStore
+    tables together (LP over their totals, area hierarchy and the cells marts share); exit 1
+    if one is narrower than the mart's minimum cell size."""
+    from udc.flows.audit import audit_published, declared_links
+    from udc.flows.resources import open_resources
 
     ws = Workspace.resolve(workspace).require()
-    store = MartStore(ws.marts)
+    resources = open_resources(ws.root)
+    store = resources.store
     unknown = sorted(set(names or ()) - set(store.names()))
     if unknown:
         fail(f"no published mart named {', '.join(unknown)}; see `udc marts list`")
         raise typer.Exit(EXIT_SETUP)
-    audits = audit_published(store, names)
+    audits = audit_published(store, declared_links(resources.marts), names)
     table = Table(title="Disclosure audit of the published marts", title_justify="left")
     for column in ("mart", "measure", "cells", "suppressed", "exact", "too narrow", "min width"):
         table.add_column(column)

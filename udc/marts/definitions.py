@@ -64,6 +64,10 @@ class Measure:
     unit: str
     sql: str
     dimensions: tuple[str, ...]
+    # "<mart>.<measure>": this measure counts the same units as that one, which has at
+    # least these dimensions (its others at their total). An attacker who knows both marts
+    # knows the two agree; the disclosure audit links their cells.
+    same_as: str | None = None
 
 
 @dataclass(frozen=True)
@@ -155,7 +159,7 @@ def _measure(mart: str, raw: object, dimensions: Mapping[str, Dimension]) -> Mea
     if not isinstance(raw, dict):
         raise MartError(f"{mart}: every [[measures]] entry must be a table")
     where = f"{mart}.measures.{raw.get('name', '?')}"
-    _check_keys(where, raw, ("name", "unit", "sql", "dimensions"))
+    _check_keys(where, raw, ("name", "unit", "sql", "dimensions", "same_as"))
     name = _name(where, raw.get("name"))
     unit, sql = raw.get("unit"), raw.get("sql")
     if not isinstance(unit, str) or not unit:
@@ -171,7 +175,10 @@ def _measure(mart: str, raw: object, dimensions: Mapping[str, Dimension]) -> Mea
         # total; a non-additive dimension has no total row to publish it on.
         if not dimensions[dimension].additive:
             raise MartError(f"{where}: must use the non-additive dimension {dimension!r}")
-    return Measure(name, unit, sql, used)
+    same_as = raw.get("same_as")
+    if same_as is not None and (not isinstance(same_as, str) or same_as.count(".") != 1):
+        raise MartError(f"{where}.same_as must be '<mart>.<measure>'")
+    return Measure(name, unit, sql, used, same_as)
 
 
 def _ratio(mart: str, raw: object, measures: Mapping[str, Measure]) -> Ratio:
@@ -272,7 +279,23 @@ def load_definitions(*extra_folders: Path) -> dict[str, MartDefinition]:
             for path in sorted(folder.glob("*.toml")):
                 definition = load_definition(path)
                 definitions[definition.name] = definition
+    _check_links(definitions)
     return dict(sorted(definitions.items()))
+
+
+def _check_links(definitions: Mapping[str, MartDefinition]) -> None:
+    for definition in definitions.values():
+        for measure in definition.measures:
+            if measure.same_as is None:
+                continue
+            where = f"{definition.name}.measures.{measure.name}.same_as"
+            mart, other = measure.same_as.split(".")
+            target = definitions.get(mart)
+            found = [m for m in target.measures if m.name == other] if target else []
+            if not found:
+                raise MartError(f"{where}: no mart measure {measure.same_as!r}")
+            if not set(measure.dimensions) <= set(found[0].dimensions):
+                raise MartError(f"{where}: {measure.same_as} lacks dimensions of this measure")
 
 
 def columns_needed(definitions: Mapping[str, MartDefinition]) -> dict[str, set[str]]:

@@ -200,24 +200,94 @@ def cell_intervals(
     range at least that wide is not computed to the end (``tight`` False): the answer to
     "is any cell too narrow" stays exact, at a fraction of the programs.
     """
-    values = table.cells["value"].to_numpy(allow_copy=True).astype(float)
+    return release_intervals([table], (), required_width)[0]
+
+
+Link = tuple[tuple[str, str], tuple[str, str]]  # ((mart, measure), (same as mart, measure))
+
+
+def link_pairs(table: PublishedTable, same: PublishedTable) -> list[tuple[int, int]]:
+    """(row in ``table``, row in ``same``) of the cells that are equal: the same area and
+    categories, with ``same``'s other dimensions at their total."""
+    if not set(table.dimensions) <= set(same.dimensions):
+        raise IntervalError(
+            f"{table.mart}.{table.measure} cannot equal {same.mart}.{same.measure}: "
+            "it has dimensions the other lacks"
+        )
+    keys = [LEVEL, CODE, *table.dimensions]
+    totals = [pl.col(d) == TOTAL for d in same.dimensions if d not in table.dimensions]
+    other = same.cells.with_row_index("_j")
+    if totals:
+        other = other.filter(pl.all_horizontal(totals))
+    pairs = table.cells.with_row_index("_i").join(other.select(*keys, "_j"), on=keys)
+    return list(pairs.select("_i", "_j").iter_rows())
+
+
+def release_intervals(
+    tables: Sequence[PublishedTable], links: Iterable[Link], required_width: float | None
+) -> list[list[CellInterval]]:
+    """:func:`cell_intervals` for several tables at once, with the cells that ``links``
+    say are equal tied together: a value hidden in one table but published in another is
+    no secret. One list per table, in order."""
+    offsets = np.cumsum([0] + [t.cells.height for t in tables])
+    where = {(t.mart, t.measure): n for n, t in enumerate(tables)}
+    found: list[tuple[int, list[int]]] = []
+    for n, table in enumerate(tables):
+        found += [(offsets[n] + a, [offsets[n] + b for b in bs]) for a, bs in relations(table)]
+    for source, target in links:
+        if source in where and target in where:
+            a, b = where[source], where[target]
+            found += [
+                (offsets[a] + i, [offsets[b] + j]) for i, j in link_pairs(tables[a], tables[b])
+            ]
+    values = np.concatenate(
+        [t.cells["value"].to_numpy(allow_copy=True).astype(float) for t in tables]
+    )
+    what = ", ".join(f"{t.mart}.{t.measure}" for t in tables)
+    hidden, lower, upper, tight = _hidden_bounds(values, found, required_width, what)
+    results: list[list[CellInterval]] = [[] for _ in tables]
+    keys = [t.cells.select(LEVEL, CODE, *t.dimensions).rows() for t in tables]
+    for cell, low, high, is_tight in zip(hidden.tolist(), lower, upper, tight, strict=True):
+        n = int(np.searchsorted(offsets, cell, side="right")) - 1
+        table = tables[n]
+        columns = [LEVEL, CODE, *table.dimensions]
+        results[n].append(
+            CellInterval(
+                table.mart,
+                table.measure,
+                tuple(zip(columns, keys[n][cell - offsets[n]], strict=True)),
+                math.ceil(low - EPSILON),
+                None if math.isinf(high) else math.floor(high + EPSILON),
+                bool(is_tight),
+            )
+        )
+    return results
+
+
+def _hidden_bounds(
+    values: np.ndarray,
+    found: list[tuple[int, list[int]]],
+    required_width: float | None,
+    what: str,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The hidden cells (NaN in ``values``) and their lower and upper bounds."""
     hidden = np.flatnonzero(np.isnan(values))
+    lower = np.zeros(hidden.size)
+    upper = np.full(hidden.size, np.inf)
+    tight = np.ones(hidden.size, dtype=bool)
     if hidden.size == 0:
-        return []
-    matrix = _relation_matrix(len(values), relations(table))
+        return hidden, lower, upper, tight
+    matrix = _relation_matrix(len(values), found)
     known = np.where(np.isnan(values), 0.0, values)
     unknown = matrix[:, hidden]
     rhs = -(matrix @ known)
     involved = np.flatnonzero(np.asarray(abs(unknown).sum(axis=1)).ravel() > 0)
     if np.any(np.abs(rhs[np.setdiff1d(np.arange(matrix.shape[0]), involved)]) > EPSILON):
-        raise IntervalError(f"{table.mart}.{table.measure}: published totals do not add up")
+        raise IntervalError(f"{what}: published totals do not add up")
     unknown, rhs = unknown[involved], rhs[involved]
     # Cells linked by no chain of relations are solved apart: smaller programs.
     link = (abs(unknown).T @ abs(unknown)).tocsr()
     _, component = connected_components(link, directed=False)
-    lower = np.zeros(hidden.size)
-    upper = np.full(hidden.size, np.inf)
-    tight = np.ones(hidden.size, dtype=bool)
     for part in np.unique(component):
         members = np.flatnonzero(component == part)
         rows = np.flatnonzero(np.asarray(abs(unknown[:, members]).sum(axis=1)).ravel() > 0)
@@ -233,19 +303,7 @@ def cell_intervals(
                 tight[member] = False
                 continue
             lower[member], upper[member] = attack.bounds(position)
-    key_columns = [LEVEL, CODE, *table.dimensions]
-    keys = table.cells.select(key_columns).rows()
-    return [
-        CellInterval(
-            table.mart,
-            table.measure,
-            tuple(zip(key_columns, keys[cell], strict=True)),
-            math.ceil(low - EPSILON),
-            None if math.isinf(high) else math.floor(high + EPSILON),
-            bool(is_tight),
-        )
-        for cell, low, high, is_tight in zip(hidden.tolist(), lower, upper, tight, strict=True)
-    ]
+    return hidden, lower, upper, tight
 
 
 @dataclass(frozen=True)
@@ -271,6 +329,21 @@ class TableAudit:
     def min_width(self) -> float | None:
         """The narrowest interval; exact when below the requirement, else a lower bound."""
         return min((i.width for i in self.intervals), default=None)
+
+
+def audit_release(
+    tables: Sequence[PublishedTable], links: Iterable[Link], required_widths: Sequence[int]
+) -> list[TableAudit]:
+    """:func:`audit_table` for every table of a release together, linked cells tied.
+
+    Each table keeps its own mart's required width; the shortcut in
+    :func:`release_intervals` uses the largest, so no cell is skipped too early.
+    """
+    found = release_intervals(tables, links, max(required_widths, default=0))
+    return [
+        TableAudit(t.mart, t.measure, t.cells.height, tuple(cells), width)
+        for t, cells, width in zip(tables, found, required_widths, strict=True)
+    ]
 
 
 def audit_table(table: PublishedTable, required_width: int) -> TableAudit:
