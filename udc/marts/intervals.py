@@ -137,6 +137,8 @@ class _Attack:
     def __init__(self, a_eq: csc_matrix, b_eq: np.ndarray) -> None:
         self.highs = highspy.Highs()
         self.highs.setOptionValue("output_flag", False)
+        # Only the objective changes between solves: the last basis stays primal feasible.
+        self.highs.setOptionValue("simplex_strategy", 4)
         lp = highspy.HighsLp()
         lp.num_col_, lp.num_row_ = a_eq.shape[1], a_eq.shape[0]
         lp.col_cost_ = np.zeros(lp.num_col_)
