@@ -5,9 +5,11 @@ peak memory, the I/O floor (polars reading the same CSVs and writing the same la
 parquet, nothing else), OpenSSL's single-core HMAC-SHA256 rate for 16-byte inputs, and
 validation's share of the flow: the wall time during which any delivery was being
 validated (overlaps counted once; the target is under 25%), the same deliveries validated
-alone one after another, and the sum of the concurrent tasks' validation times. Each part
-runs in its own process so that one part's memory does not count for another.
-The temporary Prefect server's start-up is reported apart and left out of the ratios.
+alone one after another, and the sum of the concurrent tasks' validation times; then the
+disclosure audit of the published marts (time, suppressed cells, cells pinned narrower
+than the minimum cell size). Each part runs in its own process so that one part's memory
+does not count for another. The temporary Prefect server's start-up is reported apart and
+left out of the ratios.
 """
 
 from __future__ import annotations
@@ -117,6 +119,23 @@ def _relative(spans: dict[str, list[float]], start: float) -> dict[str, list[flo
     return {stage: [round(a - start, 2), round(b - start, 2)] for stage, (a, b) in spans.items()}
 
 
+def disclosure_audit(workspace: Path) -> dict:
+    """``udc marts audit`` over the published marts: its time and what it finds."""
+    from udc.flows.audit import audit_published, declared_links
+    from udc.flows.resources import open_resources
+
+    res = open_resources(workspace)
+    started = time.perf_counter()
+    audits = audit_published(res.store, declared_links(res.marts))
+    return {
+        "seconds": time.perf_counter() - started,
+        "suppressed": sum(len(a.intervals) for a in audits),
+        "exact": sum(len(a.exact) for a in audits),
+        "too_narrow": sum(len(a.too_narrow) for a in audits),
+        "peak_rss_mb": peak_rss_mb(),
+    }
+
+
 def covered(spans: list[list[float]]) -> float:
     """Seconds covered by at least one of the (start, end) spans: overlaps counted once."""
     total, reached = 0.0, float("-inf")
@@ -165,6 +184,7 @@ def main(persons: int) -> None:
     isolated = child("hmac", workspace)
     alone = child("validate", workspace)
     run = child("flow", workspace)
+    audit = child("audit", workspace)
 
     deliveries, marts = run["summary"]["deliveries"], run["summary"]["marts"]
     flow_seconds = run["seconds_including_server"] - run["server_startup_seconds"]
@@ -207,6 +227,12 @@ def main(persons: int) -> None:
                 k: round(v, 2) for k, v in sorted(alone["seconds"].items())
             },
         },
+        "disclosure_audit": {
+            "seconds": round(audit["seconds"], 2),
+            "suppressed_cells": audit["suppressed"],
+            "exactly_determined": audit["exact"],
+            "narrower_than_min_cell_size": audit["too_narrow"],
+        },
         "deliveries": [
             {k: d[k] for k in ("source", "status", "rows", "rows_rejected", "seconds")}
             | {"spans_from_flow_start": _relative(d["spans"], run["flow_window"][0])}
@@ -227,7 +253,7 @@ def main(persons: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--persons", type=int, default=1_000_000)
-    parser.add_argument("--child", choices=["floor", "flow", "hmac", "validate"])
+    parser.add_argument("--child", choices=["floor", "flow", "hmac", "validate", "audit"])
     parser.add_argument("--workspace", type=Path)
     args = parser.parse_args()
     if args.child:
@@ -236,6 +262,7 @@ if __name__ == "__main__":
             "flow": flow,
             "hmac": lambda _: hmac_rate(),
             "validate": validation_alone,
+            "audit": disclosure_audit,
         }
         result = modes[args.child](args.workspace)
         print(json.dumps(result, default=str))
