@@ -212,7 +212,7 @@ def test_an_existing_0001_catalog_is_upgraded(database_url):
     with catalog.engine.connect() as connection:
         assert "cross_checks" in sa.inspect(connection).get_table_names()
         version = connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
-    assert version == "0003"
+    assert version == "0004"
     held = {c.check_id: c.passed for c in catalog.checks(1)}
     assert held == {"bsn.valid_bsn": False, "bsn.unique": True}
     [run] = catalog.runs()
@@ -260,4 +260,27 @@ def test_a_check_about_the_whole_delivery_keeps_its_outcome(database_url):
     assert (checks["rows.change"].passed, checks["rows.change"].row_level) == (False, False)
     assert checks["rows.change"].description == "Te weinig regels."
     assert checks["bsn.valid_bsn"].passed is True
+    catalog.close()
+
+
+def test_the_latest_disclosure_audit_of_a_release_is_kept_per_measure(database_url):
+    catalog = Catalog(database_url)
+    record = {
+        "mart": "bijstand_buurt",
+        "release_id": "20261101-abc",
+        "measure": "ontvangers",
+        "cells": 100,
+        "suppressed": 20,
+        "exact": 1,
+        "too_narrow": 3,
+        "required_width": 10,
+        "min_width": 0.0,
+    }
+    catalog.add_audits([record, record | {"measure": "inwoners", "min_width": None}])
+    catalog.add_audits([record | {"exact": 0, "too_narrow": 0, "min_width": 12.0}])
+    catalog.add_audits([record | {"release_id": "20261001-old", "exact": 5}])
+    latest = {a.measure: a for a in catalog.latest_audits("bijstand_buurt", "20261101-abc")}
+    assert (latest["ontvangers"].exact, latest["ontvangers"].min_width) == (0, 12.0)
+    assert latest["inwoners"].min_width is None
+    assert catalog.latest_audits("wmo_wijk", "20261101-abc") == []
     catalog.close()

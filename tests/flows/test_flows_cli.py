@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from typer.testing import CliRunner
 
 from udc.flows.cli import app
@@ -190,5 +192,8 @@ def test_the_audit_finds_a_cell_its_line_gives_away_and_passes_a_protected_one(t
     result = runner.invoke(app, ["marts", "audit", "veilig", "--workspace", str(workspace)])
     assert result.exit_code == 0, result.output
     assert "keeps an interval" in result.output
+    shown = runner.invoke(app, ["marts", "show", "lek", "--workspace", str(workspace)])
+    [audit] = json.loads(shown.output)["disclosure_audit"]
+    assert (audit["suppressed"], audit["exactly_determined"], audit["min_width"]) == (1, 1, 0)
     result = runner.invoke(app, ["marts", "audit", "geen", "--workspace", str(workspace)])
     assert result.exit_code == 3 and "no published mart" in result.output

@@ -12,6 +12,7 @@ from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Integer,
     String,
@@ -132,3 +133,22 @@ class CrossCheckRecord(Base):
     missing: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class DisclosureAudit(Base):
+    """The disclosure audit of one table of a mart release: counts and widths, no values."""
+
+    __tablename__ = "disclosure_audits"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    mart: Mapped[str] = mapped_column(String(64), index=True)
+    release_id: Mapped[str] = mapped_column(String(64))
+    measure: Mapped[str] = mapped_column(String(64))
+    cells: Mapped[int] = mapped_column(Integer)
+    suppressed: Mapped[int] = mapped_column(Integer)
+    exact: Mapped[int] = mapped_column(Integer)
+    too_narrow: Mapped[int] = mapped_column(Integer)
+    required_width: Mapped[int] = mapped_column(Integer)
+    # None: no cell is suppressed; infinite widths are stored as None too (unbounded).
+    min_width: Mapped[float | None] = mapped_column(Float)
+    audited_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

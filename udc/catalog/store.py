@@ -21,6 +21,7 @@ from udc.catalog.models import (
     CrossCheckRecord,
     Dataset,
     Delivery,
+    DisclosureAudit,
     KeyFingerprint,
     Lineage,
     QualityCheck,
@@ -315,3 +316,19 @@ class Catalog:
             if peildatum is not None:
                 query = query.where(CrossCheckRecord.peildatum == peildatum)
             return list(session.scalars(query.order_by(CrossCheckRecord.id)))
+
+    def add_audits(self, records: Sequence[Mapping[str, object]]) -> None:
+        """Record disclosure audits: per table mart, release_id, measure and the counts."""
+        with self.session() as session:
+            session.add_all(DisclosureAudit(**record) for record in records)
+
+    def latest_audits(self, mart: str, release_id: str) -> list[DisclosureAudit]:
+        """The newest audit of each measure of one release."""
+        with self.session() as session:
+            query = (
+                select(DisclosureAudit)
+                .where(DisclosureAudit.mart == mart, DisclosureAudit.release_id == release_id)
+                .order_by(DisclosureAudit.id)
+            )
+            latest = {a.measure: a for a in session.scalars(query)}
+            return list(latest.values())

@@ -42,3 +42,25 @@ def audit_published(
             tables.append(table)
             widths.append(int(metadata["udc.min_cell_size"]))
     return audit_release(tables, links, widths)
+
+
+def audit_records(store: MartStore, audits: list[TableAudit]) -> list[dict[str, object]]:
+    """What the catalog keeps of each table's audit (counts and widths, never a value)."""
+    records = []
+    for audit in audits:
+        release = store.current(audit.mart)
+        width = audit.min_width
+        records.append(
+            {
+                "mart": audit.mart,
+                "release_id": release.release_id if release else "",
+                "measure": audit.measure,
+                "cells": audit.cells,
+                "suppressed": len(audit.intervals),
+                "exact": len(audit.exact),
+                "too_narrow": len(audit.too_narrow),
+                "required_width": audit.required_width,
+                "min_width": None if width is None or width == float("inf") else width,
+            }
+        )
+    return records

@@ -337,7 +337,7 @@ def marts_audit(
     """For every suppressed cell, the tightest interval an attacker derives from the published
     tables together (LP over their totals, area hierarchy and the cells marts share); exit 1
     if one is narrower than the mart's minimum cell size."""
-    from udc.flows.audit import audit_published, declared_links
+    from udc.flows.audit import audit_published, audit_records, declared_links
     from udc.flows.resources import open_resources
 
     ws = Workspace.resolve(workspace).require()
@@ -348,6 +348,7 @@ def marts_audit(
         fail(f"no published mart named {', '.join(unknown)}; see `udc marts list`")
         raise typer.Exit(EXIT_SETUP)
     audits = audit_published(store, declared_links(resources.marts), names)
+    resources.catalog.add_audits(audit_records(store, audits))
     table = Table(title="Disclosure audit of the published marts", title_justify="left")
     for column in ("mart", "measure", "cells", "suppressed", "exact", "too narrow", "min width"):
         table.add_column(column)

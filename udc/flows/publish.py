@@ -182,6 +182,19 @@ def published_marts(ws: Workspace) -> list[dict]:
                 "deliveries": json.loads(release.metadata.get("udc.deliveries", "[]")),
                 "key_fingerprint": release.metadata.get("udc.key_fingerprint"),
                 "stats": stats,
+                "disclosure_audit": [
+                    {
+                        "measure": a.measure,
+                        "audited_at": a.audited_at,
+                        "suppressed": a.suppressed,
+                        "exactly_determined": a.exact,
+                        "narrower_than_required": a.too_narrow,
+                        "required_width": a.required_width,
+                        "min_width": a.min_width,
+                    }
+                    for a in res.catalog.latest_audits(name, release.release_id)
+                ]
+                or "not audited yet: run `udc marts audit`",
             }
         )
     return found
