@@ -126,7 +126,7 @@ def disclosure_audit(workspace: Path) -> dict:
 
     res = open_resources(workspace)
     started = time.perf_counter()
-    audits = audit_published(res.store, declared_links(res.marts))
+    audits, _ = audit_published(res.store, declared_links(res.marts))
     return {
         "seconds": time.perf_counter() - started,
         "suppressed": sum(len(a.intervals) for a in audits),

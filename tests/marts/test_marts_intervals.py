@@ -137,11 +137,11 @@ def _random_release(seed: int) -> PublishedTable:
 
 @pytest.mark.parametrize("seed", range(12))
 def test_the_shortcut_finds_exactly_the_cells_the_full_programs_find_too_narrow(seed):
-    from udc.marts.intervals import audit_table
+    from udc.marts.intervals import audit_release
 
     t = _random_release(seed)
     exact = {c.key: c for c in cell_intervals(t)}
-    audit = audit_table(t, 10)
+    [audit] = audit_release([t], [], [10])
     assert {c.key for c in audit.too_narrow} == {k for k, c in exact.items() if c.width < 10}
     for cell in audit.intervals:
         full = exact[cell.key]

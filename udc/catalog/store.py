@@ -218,6 +218,18 @@ class Catalog:
             query = select(QualityCheck).where(QualityCheck.delivery_id == delivery_id)
             return list(session.scalars(query.order_by(QualityCheck.id)))
 
+    def latest_accepted_before(self, source: str, peildatum: dt.date) -> Delivery | None:
+        """The delivery in force of ``source`` with the latest peildatum before ``peildatum``."""
+        with self.session() as session:
+            query = (
+                select(Delivery)
+                .where(Delivery.source == source, Delivery.status.in_(ACCEPTED))
+                .where(Delivery.peildatum < peildatum)
+                .order_by(Delivery.peildatum.desc(), Delivery.id.desc())
+                .limit(1)
+            )
+            return session.scalars(query).first()
+
     def accepted_deliveries(self) -> list[Delivery]:
         """The delivery in force per source and peildatum."""
         with self.session() as session:

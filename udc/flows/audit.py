@@ -24,14 +24,16 @@ def declared_links(definitions: Mapping[str, MartDefinition]) -> list[Link]:
 
 def audit_published(
     store: MartStore, links: list[Link], marts: list[str] | None = None
-) -> list[TableAudit]:
-    """Audit the current releases of ``marts`` (default: all published) together."""
-    tables, widths = [], []
+) -> tuple[list[TableAudit], dict[str, str]]:
+    """Audit the current releases of ``marts`` (default: all published) together; returns
+    the audits and the release id of each mart audited."""
+    tables, widths, release_ids = [], [], {}
     for name in marts or store.names():
         release = store.current(name)
         if release is None:
             raise KeyError(name)
-        frame = pl.read_parquet(store.current_path(name))
+        release_ids[name] = release.release_id
+        frame = pl.read_parquet(release.parquet)
         metadata = release.metadata
         for table in published_tables(
             name,
@@ -41,19 +43,20 @@ def audit_published(
         ):
             tables.append(table)
             widths.append(int(metadata["udc.min_cell_size"]))
-    return audit_release(tables, links, widths)
+    return audit_release(tables, links, widths), release_ids
 
 
-def audit_records(store: MartStore, audits: list[TableAudit]) -> list[dict[str, object]]:
+def audit_records(
+    audits: list[TableAudit], release_ids: Mapping[str, str]
+) -> list[dict[str, object]]:
     """What the catalog keeps of each table's audit (counts and widths, never a value)."""
     records = []
     for audit in audits:
-        release = store.current(audit.mart)
         width = audit.min_width
         records.append(
             {
                 "mart": audit.mart,
-                "release_id": release.release_id if release else "",
+                "release_id": release_ids[audit.mart],
                 "measure": audit.measure,
                 "cells": audit.cells,
                 "suppressed": len(audit.intervals),

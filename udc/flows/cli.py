@@ -347,8 +347,8 @@ def marts_audit(
     if unknown:
         fail(f"no published mart named {', '.join(unknown)}; see `udc marts list`")
         raise typer.Exit(EXIT_SETUP)
-    audits = audit_published(store, declared_links(resources.marts), names)
-    resources.catalog.add_audits(audit_records(store, audits))
+    audits, release_ids = audit_published(store, declared_links(resources.marts), names)
+    resources.catalog.add_audits(audit_records(audits, release_ids))
     table = Table(title="Disclosure audit of the published marts", title_justify="left")
     for column in ("mart", "measure", "cells", "suppressed", "exact", "too narrow", "min width"):
         table.add_column(column)

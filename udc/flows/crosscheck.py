@@ -12,23 +12,31 @@ from pathlib import Path
 
 import polars as pl
 
+from udc.catalog.store import ACCEPTED
 from udc.flows.resources import Resources
 from udc.quality.crosscheck import CrossCheckResult, pick_reference_peildatum, run_cross_check
 from udc.quality.internal_report import write_internal_report
-
-ACCEPTED = ("accepted", "accepted_with_warnings")
 
 
 def internal_reports(res: Resources) -> Path:
     return res.workspace.reports / "quality"
 
 
-def _read(res: Resources, source: str, peildatum: dt.date, columns: tuple[str, ...]):
-    """The lake columns a check needs, or the whole dataset if one is missing (reported)."""
-    path = res.lake.path(source, peildatum)
-    present = set(pl.read_parquet_schema(path))
-    wanted = [c for c in columns if c in present]
-    return res.lake.read(source, peildatum, columns=wanted if len(wanted) == len(columns) else None)
+class _LakeColumns:
+    """Lake columns read once per run: several partners are checked against the same BRP."""
+
+    def __init__(self, res: Resources) -> None:
+        self.res = res
+        self.read_before: dict[tuple[str, dt.date, tuple[str, ...]], pl.DataFrame] = {}
+
+    def __call__(self, source: str, peildatum: dt.date, columns: tuple[str, ...]) -> pl.DataFrame:
+        """The columns a check needs, or the whole dataset if one is missing (reported)."""
+        key = (source, peildatum, columns)
+        if key not in self.read_before:
+            present = set(pl.read_parquet_schema(self.res.lake.path(source, peildatum)))
+            wanted = list(columns) if set(columns) <= present else None
+            self.read_before[key] = self.res.lake.read(source, peildatum, columns=wanted)
+        return self.read_before[key]
 
 
 def cross_check_run(res: Resources, run_id: str) -> tuple[list[CrossCheckResult], list[Path]]:
@@ -47,15 +55,16 @@ def cross_check_run(res: Resources, run_id: str) -> tuple[list[CrossCheckResult]
     lake_days: dict[str, list[dt.date]] = defaultdict(list)
     for dataset in res.catalog.datasets("lake"):
         lake_days[dataset.name].append(dataset.peildatum)
+    read = _LakeColumns(res)
     results: list[CrossCheckResult] = []
     for delivery in accepted:
         contract = res.contracts.get(delivery.source)
         if contract is None:
             continue
         for check in contract.cross_checks:
-            frame = _read(res, delivery.source, delivery.peildatum, check.columns)
+            frame = read(delivery.source, delivery.peildatum, check.columns)
             day = pick_reference_peildatum(lake_days[check.reference], delivery.peildatum)
-            reference = _read(res, check.reference, day, check.reference_columns) if day else None
+            reference = read(check.reference, day, check.reference_columns) if day else None
             results.append(
                 run_cross_check(frame, check, reference, delivery.source, delivery.peildatum, day)
             )

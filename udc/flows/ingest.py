@@ -285,8 +285,8 @@ def process_delivery(res: Resources, path: Path, run_id: str) -> DeliveryOutcome
             parsed = parse_delivery(data, contract)
     except DeliveryRejected as error:
         return reject(error, peildatum)
+    previous = previous_delivery(res, source, peildatum)
     with timed(seconds, "validate", spans):
-        previous = previous_delivery(res, source, peildatum)
         report = validate_delivery(parsed.frame, contract, res.today(), previous)
     verdict = report.verdict(contract.max_rejected_share)
     if verdict == "quarantined":
@@ -345,15 +345,8 @@ def process_delivery(res: Resources, path: Path, run_id: str) -> DeliveryOutcome
 
 def previous_delivery(res: Resources, source: str, peildatum: dt.date) -> PreviousDelivery | None:
     """The source's accepted delivery with the latest peildatum before ``peildatum``."""
-    earlier = [
-        d
-        for d in res.catalog.accepted_deliveries()
-        if d.source == source and d.peildatum is not None and d.peildatum < peildatum
-    ]
-    if not earlier:
-        return None
-    latest = max(earlier, key=lambda d: (d.peildatum, d.id))
-    return PreviousDelivery(latest.peildatum, latest.rows or 0)
+    latest = res.catalog.latest_accepted_before(source, peildatum)
+    return PreviousDelivery(latest.peildatum, latest.rows or 0) if latest else None
 
 
 def _check_records(report: ValidationReport) -> list[CheckRecord]:

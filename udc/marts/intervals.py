@@ -83,12 +83,14 @@ def published_tables(
     return tables
 
 
-def _parent(code: str) -> str | None:
-    if code.startswith("BU") and len(code) == 10:
-        return "WK" + code[2:8]
-    if code.startswith("WK") and len(code) == 8:
-        return "GM" + code[2:6]
-    return None
+def _parent(code: pl.Expr) -> pl.Expr:
+    """The area one level up by CBS code structure; null for a gemeente or another code."""
+    return (
+        pl.when(code.str.starts_with("BU") & (code.str.len_chars() == 10))
+        .then(pl.lit("WK") + code.str.slice(2, 6))
+        .when(code.str.starts_with("WK") & (code.str.len_chars() == 8))
+        .then(pl.lit("GM") + code.str.slice(2, 4))
+    )
 
 
 def relations(table: PublishedTable) -> list[tuple[int, list[int]]]:
@@ -105,9 +107,7 @@ def relations(table: PublishedTable) -> list[tuple[int, list[int]]]:
         for total, parts in grouped.select("total", "parts").iter_rows():
             if len(total) == 1 and parts:
                 found.append((total[0], parts))
-    with_parent = cells.with_columns(
-        pl.col(CODE).map_elements(_parent, return_dtype=pl.String).alias("_parent")
-    )
+    with_parent = cells.with_columns(_parent(pl.col(CODE)).alias("_parent"))
     parents = with_parent.select(pl.col(CODE).alias("_parent"), *table.dimensions, "_i")
     children = (
         with_parent.filter(pl.col("_parent").is_not_null())
@@ -115,18 +115,17 @@ def relations(table: PublishedTable) -> list[tuple[int, list[int]]]:
         .agg(pl.col("_i").alias("parts"))
     )
     linked = parents.join(children, on=["_parent", *table.dimensions], how="inner")
-    for total, parts in linked.select("_i", "parts").iter_rows():
-        found.append((total, parts))
+    found += linked.select("_i", "parts").iter_rows()
     return found
 
 
-def _relation_matrix(n_cells: int, found: Iterable[tuple[int, list[int]]]) -> csr_matrix:
+def _relation_matrix(n_cells: int, found: Sequence[tuple[int, list[int]]]) -> csr_matrix:
     rows, columns, coefficients = [], [], []
     for number, (total, parts) in enumerate(found):
         rows += [number] * (len(parts) + 1)
         columns += [total, *parts]
         coefficients += [1.0] + [-1.0] * len(parts)
-    shape = (len(rows) and max(rows) + 1, n_cells)
+    shape = (len(found), n_cells)
     return coo_matrix((coefficients, (rows, columns)), shape=shape).tocsr()
 
 
@@ -336,30 +335,18 @@ class TableAudit:
 def audit_release(
     tables: Sequence[PublishedTable], links: Iterable[Link], required_widths: Sequence[int]
 ) -> list[TableAudit]:
-    """:func:`audit_table` for every table of a release together, linked cells tied.
+    """Every suppressed cell's interval in every table of a release, linked cells tied, and
+    which are narrower than their table's required width.
 
-    Each table keeps its own mart's required width; the shortcut in
-    :func:`release_intervals` uses the largest, so no cell is skipped too early.
+    From published values alone the audit cannot tell where a hidden value lies in its
+    interval, so a required width is the width every interval must at least have: a
+    protection of ± p around any value needs at least p (a value below p needs its
+    interval to reach from 0 to beyond p). Each table keeps its own mart's required width;
+    the shortcut in :func:`release_intervals` uses the largest, so no cell is skipped too
+    early.
     """
     found = release_intervals(tables, links, max(required_widths, default=0))
     return [
         TableAudit(t.mart, t.measure, t.cells.height, tuple(cells), width)
         for t, cells, width in zip(tables, found, required_widths, strict=True)
     ]
-
-
-def audit_table(table: PublishedTable, required_width: int) -> TableAudit:
-    """Every suppressed cell's interval, and which are narrower than ``required_width``.
-
-    From published values alone the audit cannot tell where a hidden value lies in its
-    interval, so ``required_width`` is the width every interval must at least have: a
-    protection of ± p around any value needs at least p (a value below p needs its
-    interval to reach from 0 to beyond p).
-    """
-    return TableAudit(
-        table.mart,
-        table.measure,
-        table.cells.height,
-        tuple(cell_intervals(table, required_width)),
-        required_width,
-    )

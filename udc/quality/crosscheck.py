@@ -9,7 +9,7 @@ therefore holds counts, never a key value.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 import polars as pl
@@ -19,7 +19,6 @@ from udc.sources.contracts import PSEUDONYM, CrossCheck
 OK = "ok"
 FINDINGS = "findings"
 NOT_CHECKED = "not_checked"
-STATUSES = (OK, FINDINGS, NOT_CHECKED)
 
 _DIGITS = r"^[0-9]+$"
 
@@ -127,19 +126,20 @@ def run_cross_check(
     checks' business, not a linking problem.
     """
 
+    checked = CrossCheckResult(
+        source=source,
+        peildatum=peildatum,
+        check_id=check.id,
+        reference=check.reference,
+        reference_peildatum=reference_peildatum,
+        columns=check.columns,
+        rows=0,
+        missing=0,
+        description=check.description,
+    )
+
     def not_checked(note: str) -> CrossCheckResult:
-        return CrossCheckResult(
-            source=source,
-            peildatum=peildatum,
-            check_id=check.id,
-            reference=check.reference,
-            reference_peildatum=None,
-            columns=check.columns,
-            rows=0,
-            missing=0,
-            description=check.description,
-            note=note,
-        )
+        return replace(checked, reference_peildatum=None, note=note)
 
     if reference is None:
         return not_checked(f"geen levering van {check.reference} op of voor de peildatum")
@@ -160,14 +160,4 @@ def run_cross_check(
         ]
     ).collect()
     rows, missing = (int(n) for n in counts["n"])
-    return CrossCheckResult(
-        source=source,
-        peildatum=peildatum,
-        check_id=check.id,
-        reference=check.reference,
-        reference_peildatum=reference_peildatum,
-        columns=check.columns,
-        rows=rows,
-        missing=missing,
-        description=check.description,
-    )
+    return replace(checked, rows=rows, missing=missing)

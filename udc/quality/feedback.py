@@ -84,7 +84,7 @@ class TrendPoint:
     absent failed no row.
     """
 
-    peildatum: date
+    peildatum: date | None  # None only for a delivered file whose name holds none
     received_at: datetime
     rows: int | None
     rejected: int | None
@@ -97,6 +97,10 @@ class TrendPoint:
             raise ValueError(f"unknown verdict {self.verdict!r}")
         # A read-only copy, so a point stays what it was when the caller built it.
         object.__setattr__(self, "check_failures", MappingProxyType(dict(self.check_failures)))
+
+    @property
+    def validated(self) -> bool:
+        return self.rows is not None and self.rejected is not None
 
 
 def _share(count: int, rows: int) -> str:
@@ -151,34 +155,15 @@ def _failed_first(report: ValidationReport) -> tuple[list[CheckResult], list[Che
 
 
 @dataclass(frozen=True)
-class _Entry:
-    """A delivery in the trend: an earlier one, or this one (whose peildatum may be unknown)."""
-
-    peildatum: date | None
-    received_at: datetime
-    rows: int | None
-    rejected: int | None
-    warnings: int | None
-    verdict: str
-    check_failures: Mapping[str, int]
-    current: bool = False
-
-    @property
-    def validated(self) -> bool:
-        return self.rows is not None and self.rejected is not None
-
-    @property
-    def label(self) -> str:
-        day = f"{self.peildatum:%d-%m-%Y}" if self.peildatum else "onbekend"
-        return f"{day} {CURRENT_DELIVERY}" if self.current else day
-
-
-@dataclass(frozen=True)
 class _Trend:
-    earlier: list[_Entry]  # every earlier delivery, oldest first
-    shown: list[_Entry]  # the last MAX_TREND_POINTS of them
-    current: _Entry
+    earlier: list[TrendPoint]  # every earlier delivery, oldest first
+    shown: list[TrendPoint]  # the last MAX_TREND_POINTS of them
+    current: TrendPoint  # this delivery
     check_ids: list[str]  # checks that failed now or in a shown delivery, failing now first
+
+    def label(self, entry: TrendPoint) -> str:
+        day = f"{entry.peildatum:%d-%m-%Y}" if entry.peildatum else "onbekend"
+        return f"{day} {CURRENT_DELIVERY}" if entry is self.current else day
 
 
 def _trend(
@@ -187,7 +172,7 @@ def _trend(
     report: ValidationReport | None,
     history: Sequence[TrendPoint],
 ) -> _Trend:
-    current = _Entry(
+    current = TrendPoint(
         peildatum=facts.peildatum,
         received_at=facts.received_at,
         rows=report.rows if report is not None else facts.rows,
@@ -195,7 +180,6 @@ def _trend(
         warnings=report.warning_count if report is not None else None,
         verdict=verdict,
         check_failures={c.check_id: c.failed_count for c in report.checks} if report else {},
-        current=True,
     )
     # A caller that records the delivery before writing its feedback may pass it back as history.
     points = [
@@ -204,18 +188,12 @@ def _trend(
         if not (p.peildatum == facts.peildatum and p.received_at == facts.received_at)
     ]
     points.sort(key=lambda p: (p.peildatum, p.received_at))
-    earlier = [
-        _Entry(
-            p.peildatum, p.received_at, p.rows, p.rejected, p.warnings, p.verdict, p.check_failures
-        )
-        for p in points
-    ]
-    shown = earlier[-MAX_TREND_POINTS:]
+    shown = points[-MAX_TREND_POINTS:]
     failing_now = [c.check_id for c in _failed_first(report)[0]] if report is not None else []
     failing_before = {
         check_id for entry in shown for check_id, count in entry.check_failures.items() if count
     }
-    return _Trend(earlier, shown, current, failing_now + sorted(failing_before - set(failing_now)))
+    return _Trend(points, shown, current, failing_now + sorted(failing_before - set(failing_now)))
 
 
 def _row_change(trend: _Trend) -> str:
@@ -226,7 +204,7 @@ def _row_change(trend: _Trend) -> str:
     previous = next((e for e in reversed(trend.earlier) if e.rows is not None), None)
     if previous is None or previous.rows is None:
         return "Van de eerdere leveringen is het aantal regels niet bekend."
-    reference = f"de levering met peildatum {previous.label}"
+    reference = f"de levering met peildatum {trend.label(previous)}"
     if previous.peildatum == current.peildatum:
         reference += f" die wij op {previous.received_at:%d-%m-%Y} ontvingen"
     before, now = previous.rows, current.rows
@@ -241,7 +219,7 @@ def _row_change(trend: _Trend) -> str:
     )
 
 
-def _check_share(entry: _Entry, check_id: str) -> tuple[int, str] | None:
+def _check_share(entry: TrendPoint, check_id: str) -> tuple[int, str] | None:
     if not entry.validated or entry.rows is None:
         return None
     count = entry.check_failures.get(check_id, 0)
@@ -349,10 +327,10 @@ def _trend_table(trend: _Trend) -> str:
     body = []
     for entry in [*trend.shown, trend.current]:
         rows = thousands(entry.rows) if entry.rows is not None else UNKNOWN_NUMBER
-        row_class = " class='current'" if entry.current else ""
+        row_class = " class='current'" if entry is trend.current else ""
         body.append(
             f"<tr{row_class}>"
-            f"<td>{html.escape(entry.label)}</td>"
+            f"<td>{html.escape(trend.label(entry))}</td>"
             f"<td>{entry.received_at:%d-%m-%Y}</td>"
             f"<td><span class='verdict {html.escape(entry.verdict)}'>"
             f"{html.escape(VERDICT_LABELS[entry.verdict])}</span></td>"
@@ -372,7 +350,7 @@ def _trend_checks_table(trend: _Trend, report: ValidationReport | None) -> str:
         )
     descriptions = {c.check_id: c.description for c in report.checks} if report else {}
     entries = [*trend.shown, trend.current]
-    labels = "".join(f"<th class='number'>{html.escape(e.label)}</th>" for e in entries)
+    labels = "".join(f"<th class='number'>{html.escape(trend.label(e))}</th>" for e in entries)
     head = f"<tr><th>Controle</th>{labels}</tr>"
     body = []
     for check_id in trend.check_ids:
@@ -545,7 +523,7 @@ def _trend_csv_rows(trend: _Trend, report: ValidationReport | None) -> Iterator[
         yield ("verloop", "", "", "", FIRST_DELIVERY, "", "", "", "")
     checks = {c.check_id: c for c in report.checks} if report is not None else {}
     for entry in [*trend.shown, trend.current]:
-        day, rows = entry.label, entry.rows
+        day, rows = trend.label(entry), entry.rows
         received = f"ontvangen: {entry.received_at:%d-%m-%Y %H:%M:%S}"
         yield ("verloop", day, "", "", received, "", "", "", "")
         yield ("verloop", day, "", "", f"oordeel: {VERDICT_LABELS[entry.verdict]}", "", "", "", "")

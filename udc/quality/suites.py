@@ -34,7 +34,15 @@ from great_expectations.expectations.expectation import (
 )
 
 from udc.quality.expectations import ExpectColumnValuesToBeValidBsn, gx
-from udc.sources.contracts import Column, Contract, ContractError, CustomExpectation
+from udc.sources.contracts import (
+    COLUMN_ARGUMENTS,
+    COLUMN_LIST_ARGUMENT,
+    Column,
+    Contract,
+    ContractError,
+    CustomExpectation,
+    columns_named,
+)
 
 Severity = Literal["error", "warning"]
 Scope = Literal["value", "rows", "table"]
@@ -233,7 +241,6 @@ _COMPARING = {
         "ExpectMulticolumnSumToEqual",
     )
 }
-_COLUMN_ARGUMENTS = ("column", "column_A", "column_B")
 
 
 @dataclass(eq=False)
@@ -264,9 +271,7 @@ class CheckSpec:
     @property
     def columns(self) -> tuple[str, ...]:
         """The frame columns the expectation reads, helper columns included."""
-        names = [self.kwargs[k] for k in _COLUMN_ARGUMENTS if k in self.kwargs]
-        names += list(self.kwargs.get("column_list") or [])
-        return tuple(names)
+        return columns_named(self.kwargs)
 
     @property
     def base_columns(self) -> tuple[str, ...]:
@@ -544,7 +549,7 @@ def _add_configured(builder: _SuiteBuilder, contract: Contract, custom: CustomEx
         )
     kwargs = dict(custom.arguments)
     if expectation in _COMPARING:
-        for key in (*_COLUMN_ARGUMENTS, "column_list"):
+        for key in (*COLUMN_ARGUMENTS, COLUMN_LIST_ARGUMENT):
             if key in kwargs:
                 kwargs[key] = _as_comparable(contract, kwargs[key])
     builder.add(
@@ -623,8 +628,8 @@ def build_suite(
 def check_contract(contract: Contract, today: date) -> None:
     """Build every check of ``contract`` once, so configuration errors show before a run."""
     try:
-        suite_of(f"udc.{contract.id}", build_checks(contract, today))
+        build_suite(contract, today)
+    except ContractError:
+        raise
     except (ValueError, TypeError) as exc:
-        if isinstance(exc, ContractError):
-            raise
         raise ContractError(f"{contract.id}: {exc}") from None

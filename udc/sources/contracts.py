@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
@@ -48,6 +49,18 @@ class Column:
     max_length: int = DEFAULT_MAX_LENGTH
 
 
+# The arguments by which a Great Expectations expectation names the columns it reads.
+COLUMN_ARGUMENTS = ("column", "column_A", "column_B")
+COLUMN_LIST_ARGUMENT = "column_list"
+
+
+def columns_named(arguments: Mapping[str, object]) -> tuple[str, ...]:
+    """The columns an expectation's arguments name, in argument order."""
+    names = [arguments[k] for k in COLUMN_ARGUMENTS if arguments.get(k)]
+    names += list(arguments.get(COLUMN_LIST_ARGUMENT) or [])  # type: ignore[call-overload]
+    return tuple(str(n) for n in names)
+
+
 @dataclass(frozen=True)
 class CustomExpectation:
     """A check a data steward configured: a GX expectation by name, with its arguments.
@@ -69,10 +82,7 @@ class CustomExpectation:
 
     @property
     def columns(self) -> tuple[str, ...]:
-        args = self.arguments
-        names = [args.get(k) for k in ("column", "column_A", "column_B")]
-        names += list(args.get("column_list") or [])
-        return tuple(str(n) for n in names if n)
+        return columns_named(self.arguments)
 
 
 @dataclass(frozen=True)
