@@ -135,3 +135,95 @@ def test_a_measure_may_say_it_counts_the_same_units_as_another_marts_measure(tmp
         )
         with pytest.raises(MartError, match=message):
             load_definitions(tmp_path)
+
+
+def test_disclosure_settings_default_to_min_cell_size_and_group_disclosure_on_ratios():
+    definitions = load_definitions()
+    for definition in definitions.values():
+        assert definition.protection_level == definition.min_cell_size == 10
+    (ratio,) = definitions["bijstand_buurt"].ratios
+    assert ratio.group_disclosure and ratio.min_denominator == 100
+    assert definitions["stapeling_wijk"].measure("personen").group_disclosure == (
+        "aantal_regelingen",
+    )
+    assert definitions["bevolking_buurt"].measure("personen").group_disclosure == ()
+
+
+def test_protection_level_follows_min_cell_size_unless_set():
+    definition = raw("bevolking_buurt")
+    definition["min_cell_size"] = 15
+    assert definition_from_dict(definition).protection_level == 15
+    definition["protection_level"] = 5
+    parsed = definition_from_dict(definition)
+    assert (parsed.min_cell_size, parsed.protection_level) == (15, 5)
+
+
+def test_group_disclosure_can_be_switched_off_on_a_ratio():
+    definition = raw("bijstand_buurt")
+    definition["ratios"][0]["group_disclosure"] = False
+    assert not definition_from_dict(definition).ratios[0].group_disclosure
+
+
+def first_measure(r: dict) -> dict:
+    return r["measures"][0]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda r: r.update(protection_level=0), "protection_level must be a positive integer"),
+        (lambda r: r.update(protection_level=2.5), "protection_level must be a positive integer"),
+        (
+            lambda r: first_measure(r).update(group_disclosure=["buurtkleur"]),
+            "group_disclosure: 'buurtkleur' is not a dimension of it",
+        ),
+        (
+            lambda r: first_measure(r).update(group_disclosure="geslacht"),
+            "group_disclosure must be a list",
+        ),
+        (
+            lambda r: first_measure(r).update(group_disclosure=["geslacht", "geslacht"]),
+            "group_disclosure has duplicates",
+        ),
+    ],
+)
+def test_invalid_disclosure_settings_are_refused(change, message):
+    definition = raw("bevolking_buurt")
+    change(definition)
+    with pytest.raises(MartError, match=message):
+        definition_from_dict(definition)
+
+
+def test_group_disclosure_needs_a_dimension_the_measure_uses():
+    definition = raw("bijstand_buurt")
+    definition["measures"][1]["group_disclosure"] = ["leefvorm"]
+    with pytest.raises(MartError, match=r"inwoners\.group_disclosure: 'leefvorm' is not a dim"):
+        definition_from_dict(definition)
+
+
+def test_group_disclosure_needs_an_additive_dimension():
+    definition = raw("wmo_wijk")
+    definition["measures"][0]["group_disclosure"] = ["voorziening"]
+    with pytest.raises(MartError, match="'voorziening' is not additive"):
+        definition_from_dict(definition)
+
+
+def test_a_ratios_group_disclosure_must_be_a_boolean():
+    definition = raw("bijstand_buurt")
+    definition["ratios"][0]["group_disclosure"] = "ja"
+    with pytest.raises(MartError, match="group_disclosure must be true or false"):
+        definition_from_dict(definition)
+
+
+@pytest.mark.parametrize(
+    ("change", "where"),
+    [
+        (lambda r: first_measure(r).update(kind="magnitude"), "measures.personen: unknown"),
+        (lambda r: r.update(protection="cell_key"), "bevolking_buurt: unknown"),
+    ],
+)
+def test_magnitude_measures_and_the_cell_key_method_are_unknown_settings(change, where):
+    definition = raw("bevolking_buurt")
+    change(definition)
+    with pytest.raises(MartError, match=rf"{where} setting\(s\) \['(kind|protection)'\]$"):
+        definition_from_dict(definition)

@@ -1,15 +1,20 @@
-"""The disclosure audit of the published marts: reads the current releases, nothing else."""
+"""The disclosure audit: of frames about to be published (the nightly flow, which publishes
+nothing of a release that fails) and of published releases (``udc marts audit``). It reads
+only what analysts would read: the frames, their dimensions and measures, and the links
+the definitions declare."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import polars as pl
 
 from udc.marts.definitions import MartDefinition
 from udc.marts.intervals import Link, TableAudit, audit_release, published_tables
-from udc.marts.publish import MartStore
+from udc.marts.publish import MartStore, Release
 
 
 def declared_links(definitions: Mapping[str, MartDefinition]) -> list[Link]:
@@ -22,28 +27,70 @@ def declared_links(definitions: Mapping[str, MartDefinition]) -> list[Link]:
     ]
 
 
-def audit_published(
-    store: MartStore, links: list[Link], marts: list[str] | None = None
-) -> tuple[list[TableAudit], dict[str, str]]:
-    """Audit the current releases of ``marts`` (default: all published) together; returns
-    the audits and the release id of each mart audited."""
-    tables, widths, release_ids = [], [], {}
-    for name in marts or store.names():
-        release = store.current(name)
-        if release is None:
-            raise KeyError(name)
-        release_ids[name] = release.release_id
-        frame = pl.read_parquet(release.parquet)
-        metadata = release.metadata
-        for table in published_tables(
-            name,
-            frame,
-            json.loads(metadata["udc.dimensions"]),
-            json.loads(metadata["udc.measures"]),
-        ):
+@dataclass(frozen=True)
+class AuditInput:
+    mart: str
+    frame: pl.DataFrame
+    dimensions: list[str]
+    measures: list[str]
+    required_width: int
+
+
+def audit_input(mart: str, frame: pl.DataFrame, definition: MartDefinition) -> AuditInput:
+    """A frame about to be published, with what its definition says it must keep."""
+    return AuditInput(
+        mart,
+        frame,
+        [d.name for d in definition.dimensions],
+        [m.name for m in definition.measures],
+        definition.protection_level or definition.min_cell_size,
+    )
+
+
+def _release_input(release: Release) -> AuditInput:
+    """A published release, read as an analyst reads it: its parquet and its metadata."""
+    metadata = release.metadata
+    width = metadata.get("udc.protection_level", metadata["udc.min_cell_size"])
+    return AuditInput(
+        release.mart,
+        pl.read_parquet(release.parquet),
+        json.loads(metadata["udc.dimensions"]),
+        json.loads(metadata["udc.measures"]),
+        int(width),
+    )
+
+
+def audit_tables(inputs: list[AuditInput], links: list[Link]) -> list[TableAudit]:
+    """Audit marts together: every measure's table, linked cells tied."""
+    tables, widths = [], []
+    for item in inputs:
+        for table in published_tables(item.mart, item.frame, item.dimensions, item.measures):
             tables.append(table)
-            widths.append(int(metadata["udc.min_cell_size"]))
-    return audit_release(tables, links, widths), release_ids
+            widths.append(item.required_width)
+    return audit_release(tables, links, widths)
+
+
+def audit_published(
+    store: MartStore,
+    links: list[Link],
+    marts: list[str] | None = None,
+    peildatum: dt.date | None = None,
+) -> tuple[list[TableAudit], dict[str, str]]:
+    """Audit the published releases of ``marts`` (default: all) together: the current ones,
+    or with ``peildatum`` the newest release of that peildatum. Returns the audits and the
+    release id of each mart audited."""
+    releases = []
+    for name in marts or store.names():
+        if peildatum is None:
+            release = store.current(name)
+        else:
+            wanted = peildatum.isoformat()
+            found = [r for r in store.releases(name) if r.metadata["udc.peildatum"] == wanted]
+            release = found[-1] if found else None
+        if release is not None:
+            releases.append(release)
+    inputs = [_release_input(r) for r in releases]
+    return audit_tables(inputs, links), {r.mart: r.release_id for r in releases}
 
 
 def audit_records(

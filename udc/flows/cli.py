@@ -53,7 +53,7 @@ WorkspaceOption = Annotated[
     ),
 ]
 
-EXIT_RUN_ERRORS, EXIT_SETUP = 1, 3
+EXIT_RUN_ERRORS, EXIT_USAGE, EXIT_SETUP = 1, 2, 3
 
 
 class PrefectUnavailableError(RuntimeError):
@@ -332,11 +332,15 @@ def marts_show(name: str, workspace: WorkspaceOption = None) -> None:
 @friendly
 def marts_audit(
     names: Annotated[list[str] | None, typer.Argument(help="Only these marts.")] = None,
+    release: Annotated[
+        str | None,
+        typer.Option("--release", help="The release of this peildatum (YYYYMMDD)."),
+    ] = None,
     workspace: WorkspaceOption = None,
 ) -> None:
     """For every suppressed cell, the tightest interval an attacker derives from the published
     tables together (LP over their totals, area hierarchy and the cells marts share); exit 1
-    if one is narrower than the mart's minimum cell size."""
+    if one is narrower than the mart's protection level."""
     from udc.flows.audit import audit_published, audit_records, declared_links
     from udc.flows.resources import open_resources
 
@@ -347,7 +351,19 @@ def marts_audit(
     if unknown:
         fail(f"no published mart named {', '.join(unknown)}; see `udc marts list`")
         raise typer.Exit(EXIT_SETUP)
-    audits, release_ids = audit_published(store, declared_links(resources.marts), names)
+    peildatum = None
+    if release is not None:
+        try:
+            peildatum = dt.datetime.strptime(release, "%Y%m%d").date()
+        except ValueError:
+            fail(f"--release {release!r} is not a peildatum YYYYMMDD")
+            raise typer.Exit(EXIT_USAGE) from None
+    audits, release_ids = audit_published(
+        store, declared_links(resources.marts), names, peildatum
+    )
+    if not release_ids:
+        fail(f"no published release of peildatum {release}; see `udc marts list`")
+        raise typer.Exit(EXIT_SETUP)
     resources.catalog.add_audits(audit_records(audits, release_ids))
     table = Table(title="Disclosure audit of the published marts", title_justify="left")
     for column in ("mart", "measure", "cells", "suppressed", "exact", "too narrow", "min width"):
@@ -367,11 +383,11 @@ def marts_audit(
     narrow = sum(len(a.too_narrow) for a in audits)
     if narrow:
         fail(
-            f"{narrow:,} suppressed cells can be narrowed down to less than the minimum cell "
-            "size from the published tables; do not share these releases further"
+            f"{narrow:,} suppressed cells can be narrowed down to less than their protection "
+            "level from the published tables; do not share these releases further"
         )
         raise typer.Exit(EXIT_RUN_ERRORS)
-    out.print("Every suppressed cell keeps an interval of at least the minimum cell size.")
+    out.print("Every suppressed cell keeps an interval of at least its protection level.")
 
 
 @quality_app.command("show")

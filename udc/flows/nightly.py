@@ -17,7 +17,7 @@ from threadpoolctl import threadpool_limits
 
 from udc.flows.crosscheck import cross_check_run
 from udc.flows.ingest import DeliveryOutcome, inbox_files, process_delivery, safe_label
-from udc.flows.publish import MartOutcome, publish_mart
+from udc.flows.publish import MartOutcome, publish_marts
 from udc.flows.resources import Resources, open_resources
 
 
@@ -51,21 +51,24 @@ def ingest_delivery(workspace: str, relative_path: str, run_id: str) -> dict:
 
 
 @task(cache_policy=NO_CACHE, persist_result=False)
-def build_mart(workspace: str, mart: str, run_id: str) -> dict:
+def build_marts(workspace: str, run_id: str) -> list[dict]:
     res = open_resources(Path(workspace))
     try:
-        outcome = publish_mart(res, mart, run_id)
+        outcomes = publish_marts(res, run_id)
     except Exception as exc:
         get_run_logger().error(_unexpected(exc))
-        outcome = MartOutcome(
-            mart,
-            "failed",
-            message=f"{mart}: failed with an unexpected {type(exc).__name__}; the last "
-            "published version stays; see the Prefect log of this run",
-        )
-    else:
-        get_run_logger().info("%s: %s", mart, outcome.message or outcome.status)
-    return outcome.to_dict()
+        return [
+            MartOutcome(
+                name,
+                "failed",
+                message=f"{name}: failed with an unexpected {type(exc).__name__}; the last "
+                "published version stays; see the Prefect log of this run",
+            ).to_dict()
+            for name in sorted(res.marts)
+        ]
+    for outcome in outcomes:
+        get_run_logger().info("%s: %s", outcome.mart, outcome.message or outcome.status)
+    return [outcome.to_dict() for outcome in outcomes]
 
 
 @task(cache_policy=NO_CACHE, persist_result=False)
@@ -103,7 +106,8 @@ def cross_check(workspace: str, run_id: str) -> dict:
 
 @flow(name="udc-nightly", persist_result=False, log_prints=False)
 def nightly(workspace: str) -> dict:
-    """Process everything in the inbox once, then rebuild and publish the marts that changed."""
+    """Process everything in the inbox once, then rebuild, audit and publish the marts that
+    changed."""
     res = open_resources(Path(workspace))
     with res.workspace.exclusive() as holding:
         if not holding:
@@ -132,11 +136,8 @@ def _process(res: Resources, workspace: str) -> dict:
     deliveries = [future.result() for future in ingests]
     # Reads the lake only, so it runs beside the mart builds.
     checked = cross_check.with_options(task_run_name="cross-check").submit(workspace, run_id)
-    builds = [
-        build_mart.with_options(task_run_name=f"mart-{name}").submit(workspace, name, run_id)
-        for name in sorted(res.marts)
-    ]
-    marts = [future.result() for future in builds]
+    # One task: the marts of a peildatum are protected and audited together.
+    marts = build_marts.with_options(task_run_name="marts").submit(workspace, run_id).result()
     cross_checks = checked.result()
     failed = (
         any(d["status"] in ("quarantined", "failed") for d in deliveries)

@@ -1,4 +1,4 @@
-"""Build, protect and publish one mart from the lake: plain functions, wired by the flow."""
+"""Build, protect, audit and publish the marts from the lake: plain functions, wired by the flow."""
 
 from __future__ import annotations
 
@@ -8,11 +8,13 @@ import json
 from dataclasses import asdict, dataclass, field
 
 from udc.catalog.models import Delivery
+from udc.flows.audit import audit_input, audit_records, audit_tables, declared_links
 from udc.flows.ingest import timed
 from udc.flows.resources import Resources, open_resources
-from udc.marts.build import build_mart
+from udc.marts.build import MartTable, count_mart
 from udc.marts.definitions import MartDefinition, MartError
-from udc.marts.disclosure import DisclosureError
+from udc.marts.release import protect_marts
+from udc.marts.tables import DisclosureError
 from udc.sources.contracts import Contract
 from udc.workspace import Workspace
 
@@ -26,6 +28,7 @@ class MartOutcome:
     suppressed: int | None = None
     message: str = ""
     seconds: dict[str, float] = field(default_factory=dict)
+    release: str | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -78,53 +81,102 @@ def input_signature(
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
-def publish_mart(res: Resources, name: str, run_id: str) -> MartOutcome:
-    definition = res.marts[name]
-    choice = choose_inputs(definition, res.contracts, res.catalog.accepted_deliveries())
-    if isinstance(choice, str):
-        return MartOutcome(name, "skipped", message=f"{name}: not built: {choice}")
-    peildatum, chosen = choice
-    signature = input_signature(definition, chosen, res.fingerprint())
-    current = res.store.current(name)
-    if current is not None and current.metadata.get("udc.inputs") == signature:
-        return MartOutcome(
-            name,
-            "unchanged",
-            f"{peildatum:%Y%m%d}",
-            int(current.metadata.get("udc.cells", 0)),
-            int(current.metadata.get("udc.suppressed", 0)),
-            message=f"{name}: inputs unchanged since {current.release_id}",
-        )
+def _failed(names: list[str], peildatum: dt.date, message: str) -> list[MartOutcome]:
+    return [
+        MartOutcome(name, "failed", f"{peildatum:%Y%m%d}", message=f"{name}: {message}")
+        for name in names
+    ]
+
+
+def publish_release(
+    res: Resources, peildatum: dt.date, names: list[str], run_id: str
+) -> list[MartOutcome]:
+    """Count, protect together, audit and publish the marts of one peildatum.
+
+    Nothing of the release is published unless the disclosure audit, run on exactly the
+    frames about to be published, finds every hidden cell wide enough: the last published
+    versions stay. Marts whose bytes come out the same keep their release (unchanged).
+    """
+    accepted = res.catalog.accepted_deliveries()
     seconds: dict[str, float] = {}
-    with timed(seconds, "mart_read"):
-        tables = {
-            source: res.lake.read(source, delivery.peildatum, list(definition.inputs[source]))
-            for source, delivery in chosen.items()
-        }
+    counted, chosen_by_mart, outcomes = [], {}, []
+    for name in names:
+        definition = res.marts[name]
+        choice = choose_inputs(definition, res.contracts, accepted)
+        assert not isinstance(choice, str)
+        _, chosen = choice
+        chosen_by_mart[name] = chosen
+        with timed(seconds, "mart_read"):
+            tables = {
+                source: res.lake.read(source, delivery.peildatum, list(definition.inputs[source]))
+                for source, delivery in chosen.items()
+            }
+        try:
+            with timed(seconds, "mart_count"):
+                counted.append(count_mart(definition, tables, peildatum))
+        except MartError as exc:
+            outcomes.append(
+                MartOutcome(
+                    name,
+                    "failed",
+                    f"{peildatum:%Y%m%d}",
+                    message=f"{name}: not built: {exc}; the last published version stays",
+                )
+            )
+    if not counted:
+        return outcomes
+    built_names = [c.definition.name for c in counted]
     try:
-        with timed(seconds, "mart_build"):
-            built = build_mart(definition, tables, peildatum)
+        with timed(seconds, "protect"):
+            built, _ = protect_marts(counted)
     except DisclosureError as exc:
-        return MartOutcome(
-            name,
-            "failed",
-            f"{peildatum:%Y%m%d}",
-            message=f"{name}: not published, protection could not be proven: {exc}; "
-            "the last published version stays",
+        return outcomes + _failed(
+            built_names,
+            peildatum,
+            f"not published, protection could not be proven: {exc}; the last published "
+            "version stays",
         )
-    except MartError as exc:
-        return MartOutcome(
-            name,
-            "failed",
-            f"{peildatum:%Y%m%d}",
-            message=f"{name}: not built: {exc}; the last published version stays",
+    with timed(seconds, "audit"):
+        audits = audit_tables(
+            [audit_input(b.definition.name, b.frame, b.definition) for b in built],
+            declared_links(res.marts),
         )
+    narrow = sum(len(a.too_narrow) for a in audits)
+    if narrow:
+        return outcomes + _failed(
+            built_names,
+            peildatum,
+            f"not published: the disclosure audit narrows {narrow} hidden cell(s) of the "
+            f"{peildatum:%Y%m%d} release below their protection; the last published "
+            "version stays",
+        )
+    release_ids = {}
+    for table in built:
+        name = table.definition.name
+        outcome = _publish(res, table, chosen_by_mart[name], run_id, seconds)
+        release_ids[name] = outcome.release
+        outcomes.append(outcome)
+    res.catalog.add_audits(audit_records(audits, release_ids))
+    return outcomes
+
+
+def _publish(
+    res: Resources,
+    built: MartTable,
+    chosen: dict[str, Delivery],
+    run_id: str,
+    seconds: dict[str, float],
+) -> MartOutcome:
+    definition = built.definition
+    name, peildatum = definition.name, built.peildatum
+    signature = input_signature(definition, chosen, res.fingerprint())
     deliveries = [f"{s}:{d.peildatum:%Y%m%d}:{d.sha256}" for s, d in sorted(chosen.items())]
     described = built.publication_metadata(deliveries, res.fingerprint())
     metadata = {"udc.mart": name, "udc.inputs": signature} | {
         f"udc.{key}": json.dumps(value) if isinstance(value, list) else value
         for key, value in described.items()
     }
+    before = res.store.current(name)
     with timed(seconds, "publish"):
         release = res.store.publish(name, built.frame, metadata)
     stats = {
@@ -135,6 +187,16 @@ def publish_mart(res: Resources, name: str, run_id: str) -> MartOutcome:
         "unplaced": built.unplaced,
         "release": release.release_id,
     }
+    if before is not None and before.release_id == release.release_id:
+        return MartOutcome(
+            name,
+            "unchanged",
+            f"{peildatum:%Y%m%d}",
+            stats["cells"],
+            stats["suppressed"],
+            message=f"{name}: the same bytes as {release.release_id}",
+            release=release.release_id,
+        )
     res.catalog.add_dataset(
         run_id=run_id,
         kind="mart",
@@ -152,8 +214,50 @@ def publish_mart(res: Resources, name: str, run_id: str) -> MartOutcome:
         f"{peildatum:%Y%m%d}",
         stats["cells"],
         stats["suppressed"],
-        seconds=seconds,
+        seconds=dict(seconds),
+        release=release.release_id,
     )
+
+
+def publish_marts(res: Resources, run_id: str) -> list[MartOutcome]:
+    """Every mart whose inputs changed, with the other marts of its peildatum (they are
+    protected together: a changed mart can change the pattern of a mart it shares cells
+    with). A release whose inputs did not change at all is left as it is."""
+    accepted = res.catalog.accepted_deliveries()
+    outcomes: list[MartOutcome] = []
+    releases: dict[dt.date, list[str]] = {}
+    changed: set[dt.date] = set()
+    for name in sorted(res.marts):
+        definition = res.marts[name]
+        choice = choose_inputs(definition, res.contracts, accepted)
+        if isinstance(choice, str):
+            outcomes.append(MartOutcome(name, "skipped", message=f"{name}: not built: {choice}"))
+            continue
+        peildatum, chosen = choice
+        releases.setdefault(peildatum, []).append(name)
+        current = res.store.current(name)
+        signature = input_signature(definition, chosen, res.fingerprint())
+        if current is None or current.metadata.get("udc.inputs") != signature:
+            changed.add(peildatum)
+    for peildatum, names in sorted(releases.items()):
+        if peildatum in changed:
+            outcomes += publish_release(res, peildatum, names, run_id)
+            continue
+        for name in names:
+            current = res.store.current(name)
+            assert current is not None
+            outcomes.append(
+                MartOutcome(
+                    name,
+                    "unchanged",
+                    f"{peildatum:%Y%m%d}",
+                    int(current.metadata.get("udc.cells", 0)),
+                    int(current.metadata.get("udc.suppressed", 0)),
+                    message=f"{name}: inputs unchanged since {current.release_id}",
+                    release=current.release_id,
+                )
+            )
+    return sorted(outcomes, key=lambda o: o.mart)
 
 
 def published_marts(ws: Workspace) -> list[dict]:

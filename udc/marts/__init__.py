@@ -1,8 +1,13 @@
 """Marts (load 2): definitions as configuration, aggregation, disclosure control, publication.
 
 - ``definitions``: ``MartDefinition`` from TOML, ``load_definitions``, ``columns_needed``.
-- ``build``: ``build_mart`` (distinct counts over the full grid, protected) and ``audit_mart``.
-- ``disclosure``: primary and secondary suppression, ``check_table`` (the independent audit);
-  helped by ``tables`` (relations, geometry), ``nullspace`` and ``boxes``.
+- ``build``: distinct counts over the full grid (``count_mart``) and the wide frame analysts
+  read (``assemble_mart``).
+- ``primary``: the primary rules (minimum cell size, group disclosure).
+- ``protection``: secondary suppression over a whole release with protection intervals,
+  helped by ``tables`` (relations, geometry) and ``boxes`` (hypercube certificates).
+- ``release``: the marts of one peildatum protected together (``protect_marts``,
+  ``build_mart``).
+- ``intervals``: the independent disclosure audit (LP bounds from published values only).
 - ``publish``: ``MartStore``, atomic releases behind a ``current`` symlink.
 """

@@ -14,10 +14,12 @@ corners can move together (+ corners up, - corners down, or the other way round)
 changing any published cell, so none of them can be computed back: a certificate that
 needs no linear algebra to trust (it is still checked against the relations).
 
-``cheapest_box`` finds, for one cell, the box whose corners not yet hidden add up to the
-least (among the cheapest few options per axis), never one with a published zero (a zero
-cannot move down). A cell with a count of at least 1 always has one: the paths of a
-non-zero leaf cell below it, whose corners all contain that leaf cell, so none is zero.
+``cheapest_box`` finds, for one cell that must be able to rise or fall by an amount, the
+box whose corners not yet hidden cost the least (among the cheapest few options per axis)
+and whose falling corners each hold at least that amount (no published zero: it cannot
+fall, and as a complement would need complements of its own), the hypercube method of
+tau-ARGUS (GHMITER) in its simplest form. Rising always has one: the paths of a leaf below
+the cell (every corner rises); falling has one when a leaf below holds the amount.
 """
 
 from __future__ import annotations
@@ -52,14 +54,25 @@ def axis_options(axis: Axis, node: int) -> list[Option]:
     return options
 
 
-def _price(corners: np.ndarray, values: np.ndarray, hidden: np.ndarray) -> tuple[float, int] | None:
-    """(sum, number) of the corners still to hide; None if the box cannot be used."""
+def _price(
+    corners: np.ndarray,
+    signs: np.ndarray,
+    values: np.ndarray,
+    hidden: np.ndarray,
+    amount: float,
+    rising: bool,
+) -> tuple[float, int] | None:
+    """(cost, number) of the corners still to hide; None if the box cannot move the cell
+    by ``amount`` (a corner that falls must hold at least that much)."""
     if (corners < 0).any():
         return None
-    new = corners[~hidden[corners]]
-    if (values[new] <= 0).any():
+    falling = signs < 0 if rising else signs > 0
+    if (values[corners[falling]] < amount).any():
         return None
-    return float(values[new].sum()), len(new)
+    new = corners[~hidden[corners]]
+    if (values[new] == 0).any():
+        return None
+    return float((1.0 + values[new]).sum()), len(new)
 
 
 def _ranked_options(
@@ -74,17 +87,20 @@ def _ranked_options(
     owner = np.repeat(np.arange(len(options)), sizes)
     found = np.where(corners < 0, 0, corners)
     new = ~hidden[found] & (corners >= 0)
-    broken = (corners < 0) | (new & (values[found] <= 0))
-    unusable = np.bincount(owner, weights=broken, minlength=len(options)) > 0
+    unusable = np.bincount(owner, weights=corners < 0, minlength=len(options)) > 0
     n_new = np.bincount(owner, weights=new, minlength=len(options))
-    cost = np.bincount(owner, weights=np.where(new, values[found], 0), minlength=len(options))
+    cost = np.bincount(owner, weights=np.where(new, 1.0 + values[found], 0), minlength=len(options))
     ranked = np.lexsort((np.arange(len(options)), n_new, cost))
     return [options[i] for i in ranked if not unusable[i]][:OPTIONS_PER_AXIS]
 
 
-def _leaf_paths(geo: Geometry, cell: int, values: np.ndarray) -> tuple[Option, ...] | None:
-    """Per axis, the path of the first non-zero leaf cell at or below ``cell``."""
-    below = values > 0
+def _leaf_paths(
+    geo: Geometry, cell: int, values: np.ndarray, amount: float, rising: bool
+) -> tuple[Option, ...] | None:
+    """Per axis, the path of the first non-zero leaf cell at or below ``cell`` (holding
+    ``amount`` to fall): every corner of that box holds the leaf, so none is zero and each
+    can fall as far as the leaf."""
+    below = values >= max(amount, 1.0) if not rising else values > 0
     for d, axis in enumerate(geo.axes):
         node = int(geo.codes[cell, d])
         below &= np.isin(geo.codes[:, d], axis.leaves[node] if axis.hierarchical else [node])
@@ -107,21 +123,28 @@ def _corners(geo: Geometry, choice: tuple[Option, ...]) -> tuple[np.ndarray, np.
 
 
 def cheapest_box(
-    table: Table, values: np.ndarray, hidden: np.ndarray, cell: int
-) -> np.ndarray | None:
-    """Corner cells of the cheapest usable box through ``cell`` (None if there is none):
-    the least sum of counts still to hide, then the fewest cells."""
+    table: Table,
+    values: np.ndarray,
+    hidden: np.ndarray,
+    cell: int,
+    amount: float,
+    rising: bool,
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Corner cells and signs of the cheapest box that moves ``cell`` up (``rising``) or
+    down by ``amount`` (None if there is none among the options tried): the least cost
+    ``1 + value`` of the corners still to hide, then the fewest cells. The cell's own sign
+    is +1: the direction is ``amount * signs`` rising, ``-amount * signs`` falling."""
     geo = table.geometry
     ranked = [_ranked_options(geo, cell, d, values, hidden) for d in range(len(geo.axes))]
     choices = list(itertools.product(*ranked))
-    fallback = _leaf_paths(geo, cell, values)
+    fallback = _leaf_paths(geo, cell, values, amount, rising)
     if fallback is not None:
         choices.append(fallback)
     best_key: tuple[float, int, int] | None = None
     best: tuple[np.ndarray, np.ndarray] | None = None
     for position, choice in enumerate(choices):
         corners, signs = _corners(geo, choice)
-        price = _price(corners, values, hidden)
+        price = _price(corners, signs, values, hidden, amount, rising)
         if price is not None and (best_key is None or (*price, position) < best_key):
             best_key, best = (*price, position), (corners, signs)
     if best is None:
@@ -130,4 +153,4 @@ def cheapest_box(
     vector[best[0]] = best[1]
     if np.abs(table.relations @ vector).max(initial=0) != 0:
         raise DisclosureError("a box is not a null vector of the relations")
-    return best[0]
+    return best

@@ -32,8 +32,8 @@ from udc.marts.definitions import (
     MartError,
     Measure,
 )
-from udc.marts.disclosure import Hierarchy, check_table, protect
 from udc.marts.macros import macro_statements
+from udc.marts.tables import Hierarchy
 
 LEVEL_COLUMN, CODE_COLUMN, NAME_COLUMN = "gebiedsniveau", "gebiedscode", "gebiedsnaam"
 PARENT_COLUMN = "bovenliggende_gebiedscode"
@@ -87,6 +87,7 @@ class MartTable:
             "purpose": definition.purpose,
             "peildatum": self.peildatum.isoformat(),
             "min_cell_size": definition.min_cell_size,
+            "protection_level": definition.protection_level or definition.min_cell_size,
             "dimensions": [d.name for d in definition.dimensions],
             "measures": [m.name for m in definition.measures],
             "deliveries": list(deliveries),
@@ -333,11 +334,34 @@ def _ratio_columns(definition: MartDefinition, wide: pl.DataFrame) -> list[pl.Se
     return columns
 
 
-def build_mart(
+@dataclass(frozen=True)
+class MeasureCounts:
+    """One measure's complete table before protection: a cell per area and combination of
+    its dimensions' values, finest areas first."""
+
+    measure: Measure
+    grid: pl.DataFrame  # gebiedscode and the measure's dimensions (String)
+    values: np.ndarray
+    hierarchies: tuple[Hierarchy, ...]
+    unplaced: int  # distinct units whose address is not in the buurtindeling
+
+
+@dataclass(frozen=True)
+class MartCounts:
+    """Every measure of one mart counted, not yet protected: never published as it is."""
+
+    definition: MartDefinition
+    peildatum: date
+    geography: pl.DataFrame
+    domains: Mapping[str, list[str]]
+    measures: tuple[MeasureCounts, ...]
+
+
+def count_mart(
     definition: MartDefinition, tables: Mapping[str, pl.DataFrame], peildatum: date
-) -> MartTable:
-    """Aggregate and protect one mart. Raises ``MartError`` for a bad definition or input and
-    ``DisclosureError`` when no safe suppression exists (then nothing may be published)."""
+) -> MartCounts:
+    """Run the measure queries over the mart's allowed inputs and count distinct units over
+    the full grid. Raises ``MartError`` for a bad definition or input."""
     con = _connection(definition, tables, peildatum)
     counts, unplaced = {}, {}
     try:
@@ -348,75 +372,58 @@ def build_mart(
     geography = _geography(definition, tables[GEOGRAPHY_SOURCE])
     level_map = _level_map(definition, geography)
     domains = _domains(definition, counts)
-    areas = geography.select(LEVEL_COLUMN, CODE_COLUMN, NAME_COLUMN)
-    wide = areas.join(_grid(geography, domains), on=CODE_COLUMN, maintain_order="right")
-    stats = []
+    measures = []
     for measure in definition.measures:
-        measure_domains = {d: domains[d] for d in measure.dimensions}
-        grid = _grid(geography, measure_domains)
-        values = _aggregate(definition, measure, counts[measure.name], level_map, grid)
-        hierarchies = _hierarchies(definition, measure, geography, domains)
-        protection = protect(grid, values, hierarchies, definition.min_cell_size)
-        hidden = pl.Series(protection.suppressed)
-        published = grid.with_columns(
-            pl.when(~hidden).then(pl.Series(values)).cast(pl.Int64).alias(measure.name),
-            hidden.alias(f"{measure.name}{SECRET_SUFFIX}"),
+        grid = _grid(geography, {d: domains[d] for d in measure.dimensions})
+        measures.append(
+            MeasureCounts(
+                measure=measure,
+                grid=grid,
+                values=_aggregate(definition, measure, counts[measure.name], level_map, grid),
+                hierarchies=tuple(_hierarchies(definition, measure, geography, domains)),
+                unplaced=unplaced[measure.name],
+            )
+        )
+    return MartCounts(definition, peildatum, geography, domains, tuple(measures))
+
+
+def assemble_mart(
+    counts: MartCounts, suppressed: Sequence[np.ndarray], primary: Sequence[np.ndarray]
+) -> MartTable:
+    """The wide frame analysts read, with the hidden cells (per measure, in order) null."""
+    definition, domains = counts.definition, counts.domains
+    areas = counts.geography.select(LEVEL_COLUMN, CODE_COLUMN, NAME_COLUMN)
+    wide = areas.join(_grid(counts.geography, domains), on=CODE_COLUMN, maintain_order="right")
+    stats = []
+    for table, hidden_cells, primary_cells in zip(
+        counts.measures, suppressed, primary, strict=True
+    ):
+        name = table.measure.name
+        hidden = pl.Series(hidden_cells)
+        published = table.grid.with_columns(
+            pl.when(~hidden).then(pl.Series(table.values)).cast(pl.Int64).alias(name),
+            hidden.alias(f"{name}{SECRET_SUFFIX}"),
         )
         wide = wide.join(
-            _measure_cells(definition, measure, published),
+            _measure_cells(definition, table.measure, published),
             on=[CODE_COLUMN, *domains],
             how="left",
             maintain_order="left",
         )
         stats.append(
             MeasureStats(
-                name=measure.name,
-                cells=grid.height,
-                primary_suppressed=int(protection.primary.sum()),
-                secondary_suppressed=int(protection.secondary.sum()),
-                unplaced=unplaced[measure.name],
+                name=name,
+                cells=table.grid.height,
+                primary_suppressed=int(primary_cells.sum()),
+                secondary_suppressed=int((hidden_cells & ~primary_cells).sum()),
+                unplaced=table.unplaced,
             )
         )
     wide = wide.with_columns(_ratio_columns(definition, wide))
     return MartTable(
         definition=definition,
-        peildatum=peildatum,
+        peildatum=counts.peildatum,
         frame=wide,
-        geography=geography,
+        geography=counts.geography,
         measures=tuple(stats),
     )
-
-
-def audit_mart(
-    definition: MartDefinition, frame: pl.DataFrame, geography: pl.DataFrame
-) -> pl.DataFrame:
-    """Hidden cells of a published mart frame that can be computed back from its published
-    cells (``disclosure.check_table`` per measure). Empty means safe; anything else must
-    stop publication. Reads only the frame (for instance read back from the parquet) and
-    the public area hierarchy; the cells are put in the build's order, so a check that
-    needs windows sees the table exactly as the build did."""
-    found = []
-    dimension_names = [d.name for d in definition.dimensions]
-    domains = {d: frame[d].unique(maintain_order=True).to_list() for d in dimension_names}
-    for measure in definition.measures:
-        secret = f"{measure.name}{SECRET_SUFFIX}"
-        keys = [CODE_COLUMN, *measure.dimensions]
-        grid = _grid(geography, {d: domains[d] for d in measure.dimensions})
-        cells = grid.join(
-            frame.filter(pl.col(secret).is_not_null()).select(*keys, measure.name),
-            on=keys,
-            how="left",
-            maintain_order="left",
-        )
-        hierarchies = _hierarchies(definition, measure, geography, domains)
-        computable = check_table(cells, hierarchies, value_column=measure.name)
-        found.append(
-            computable.select(
-                pl.lit(measure.name).alias("measure"),
-                CODE_COLUMN,
-                *(pl.col(d) if d in measure.dimensions else pl.lit(TOTAL).alias(d)
-                  for d in dimension_names),
-                "computed_value",
-            )
-        )  # fmt: skip
-    return pl.concat(found)

@@ -14,6 +14,12 @@ code column of the finest geography level (``buurtcode``, ``wijkcode`` or ``geme
 NULL when the address cannot be placed) and one column per dimension of the measure.
 Coarser levels, names and totals are derived by the build, never by the query, so totals
 always equal the sum of their children.
+
+Count cells are protected by suppression. The mart's ``protection_level`` (default its
+``min_cell_size``) is the margin every suppressed count cell keeps in the attacker's
+interval, above and below its value. ``group_disclosure`` on a measure (the dimensions to
+check) or on a ratio (default true) flags the cells in which a whole group shares the
+sensitive value (``primary``).
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ NAME = re.compile(r"^[a-z][a-z0-9_]{1,60}$")
 TOTAL = "totaal"
 UNKNOWN = "onbekend"
 DEFAULT_MIN_CELL_SIZE = 10
-DEFAULT_MIN_DENOMINATOR = 100
+DEFAULT_MIN_DENOMINATOR = 100  # CBS practice: no share of a group smaller than 100
 
 # The CBS hierarchy: level -> (code column, name column) in the geography source.
 GEOGRAPHY_SOURCE = "buurtindeling"
@@ -68,6 +74,9 @@ class Measure:
     # least these dimensions (its others at their total). An attacker who knows both marts
     # knows the two agree; the disclosure audit links their cells.
     same_as: str | None = None
+    # Dimensions along which a category holding its group's whole total is unsafe: then
+    # every unit of the group has that category, which discloses it for each of them.
+    group_disclosure: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -78,6 +87,9 @@ class Ratio:
     numerator: str
     denominator: str
     min_denominator: int = DEFAULT_MIN_DENOMINATOR
+    # A numerator equal to its positive denominator says 100%: everyone in the group has
+    # the numerator's property.
+    group_disclosure: bool = True
 
 
 @dataclass(frozen=True)
@@ -91,6 +103,13 @@ class MartDefinition:
     measures: tuple[Measure, ...]
     ratios: tuple[Ratio, ...] = ()
     min_cell_size: int = DEFAULT_MIN_CELL_SIZE
+    # The margin every suppressed count cell keeps in the attacker's interval, above and
+    # below its value; None means min_cell_size (resolved on construction, so always an int).
+    protection_level: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.protection_level is None:
+            object.__setattr__(self, "protection_level", self.min_cell_size)
 
     @property
     def finest_code(self) -> str:
@@ -159,7 +178,7 @@ def _measure(mart: str, raw: object, dimensions: Mapping[str, Dimension]) -> Mea
     if not isinstance(raw, dict):
         raise MartError(f"{mart}: every [[measures]] entry must be a table")
     where = f"{mart}.measures.{raw.get('name', '?')}"
-    _check_keys(where, raw, ("name", "unit", "sql", "dimensions", "same_as"))
+    _check_keys(where, raw, ("name", "unit", "sql", "dimensions", "same_as", "group_disclosure"))
     name = _name(where, raw.get("name"))
     unit, sql = raw.get("unit"), raw.get("sql")
     if not isinstance(unit, str) or not unit:
@@ -178,14 +197,23 @@ def _measure(mart: str, raw: object, dimensions: Mapping[str, Dimension]) -> Mea
     same_as = raw.get("same_as")
     if same_as is not None and (not isinstance(same_as, str) or same_as.count(".") != 1):
         raise MartError(f"{where}.same_as must be '<mart>.<measure>'")
-    return Measure(name, unit, sql, used, same_as)
+    group_disclosure = _strings(f"{where}.group_disclosure", raw.get("group_disclosure", []))
+    for dimension in group_disclosure:
+        if dimension not in used:
+            raise MartError(f"{where}.group_disclosure: {dimension!r} is not a dimension of it")
+        if not dimensions[dimension].additive:
+            # Without a total there is no group whose whole a category could hold.
+            raise MartError(f"{where}.group_disclosure: {dimension!r} is not additive")
+    return Measure(name, unit, sql, used, same_as, group_disclosure)
 
 
 def _ratio(mart: str, raw: object, measures: Mapping[str, Measure]) -> Ratio:
     if not isinstance(raw, dict):
         raise MartError(f"{mart}: every [[ratios]] entry must be a table")
     where = f"{mart}.ratios.{raw.get('name', '?')}"
-    _check_keys(where, raw, ("name", "numerator", "denominator", "min_denominator"))
+    _check_keys(
+        where, raw, ("name", "numerator", "denominator", "min_denominator", "group_disclosure")
+    )
     name = _name(where, raw.get("name"))
     numerator, denominator = raw.get("numerator"), raw.get("denominator")
     if numerator not in measures or denominator not in measures:
@@ -195,7 +223,10 @@ def _ratio(mart: str, raw: object, measures: Mapping[str, Measure]) -> Ratio:
     minimum = _positive_int(
         f"{where}.min_denominator", raw.get("min_denominator", DEFAULT_MIN_DENOMINATOR)
     )
-    return Ratio(name, str(numerator), str(denominator), minimum)
+    group_disclosure = raw.get("group_disclosure", True)
+    if not isinstance(group_disclosure, bool):
+        raise MartError(f"{where}.group_disclosure must be true or false")
+    return Ratio(name, str(numerator), str(denominator), minimum, group_disclosure)
 
 
 def _inputs(mart: str, raw: object, geography: tuple[str, ...]) -> Mapping[str, tuple[str, ...]]:
@@ -227,6 +258,7 @@ def definition_from_dict(raw: Mapping[str, object]) -> MartDefinition:
         (
             "name", "title", "purpose", "min_cell_size", "geography",
             "inputs", "dimensions", "measures", "ratios",
+            "protection_level",
         ),
     )  # fmt: skip
     purpose = raw.get("purpose")
@@ -248,6 +280,12 @@ def definition_from_dict(raw: Mapping[str, object]) -> MartDefinition:
     columns += [f"{m.name}_geheim" for m in measures] + [r.name for r in ratios]
     if len(set(columns)) != len(columns):
         raise MartError(f"{name}: dimension, measure and ratio names must be unique")
+    min_cell_size = _positive_int(
+        f"{name}.min_cell_size", raw.get("min_cell_size", DEFAULT_MIN_CELL_SIZE)
+    )
+    protection_level = _positive_int(
+        f"{name}.protection_level", raw.get("protection_level", min_cell_size)
+    )
     return MartDefinition(
         name=name,
         title=str(raw.get("title", name)),
@@ -257,9 +295,8 @@ def definition_from_dict(raw: Mapping[str, object]) -> MartDefinition:
         dimensions=dimensions,
         measures=measures,
         ratios=ratios,
-        min_cell_size=_positive_int(
-            f"{name}.min_cell_size", raw.get("min_cell_size", DEFAULT_MIN_CELL_SIZE)
-        ),
+        min_cell_size=min_cell_size,
+        protection_level=protection_level,
     )
 
 

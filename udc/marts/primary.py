@@ -1,0 +1,83 @@
+"""Primary suppression rules: which published cells are unsafe on their own.
+
+Each rule looks at one cell (and, for group disclosure, the total of its group) and says
+whether publishing it discloses something about a person or household. Secondary
+suppression (``disclosure``) then hides complements so that the unsafe cells cannot be
+computed back. The rules are pure numpy functions on aligned arrays, one element per cell,
+so the build and the global protection across marts can share them.
+
+Two kinds of disclosure are covered:
+
+* identity disclosure by small counts (``count_unsafe``);
+* attribute disclosure: a group whose members all share the sensitive value
+  (``group_disclosure_unsafe``, ``along_dimension_totals``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+
+__all__ = [
+    "along_dimension_totals",
+    "count_unsafe",
+    "group_disclosure_unsafe",
+]
+
+
+def count_unsafe(values: np.ndarray, min_cell_size: int) -> np.ndarray:
+    """Count cells with ``0 < n < min_cell_size``.
+
+    A small count lets someone who knows a few of the persons in the cell recognise them
+    and learn the rest of the cell's description. Zero is safe: it discloses nobody, and
+    structural zeros carry no information about a person.
+    """
+    values = np.asarray(values)
+    return (values > 0) & (values < min_cell_size)
+
+
+def group_disclosure_unsafe(values: np.ndarray, group_totals: np.ndarray) -> np.ndarray:
+    """Cells with ``0 < value == group total``: every member of a published group shares
+    the cell's sensitive value, for instance all residents of a buurt receive bijstand, or
+    all persons with a scheme in a wijk have '3+' schemes. Anyone who knows that a person
+    belongs to the group then knows the sensitive value, however large the cell is.
+
+    ``group_totals`` holds, per cell, the total of its group (aligned with ``values``); NaN
+    where a cell has no group total, which never matches. An empty group (0 of 0) says
+    nothing about anyone and is safe.
+    """
+    values = np.asarray(values)
+    return (values > 0) & (values == np.asarray(group_totals))
+
+
+def along_dimension_totals(
+    coordinates: pl.DataFrame, values: np.ndarray, dimension: str, total_label: str = "totaal"
+) -> np.ndarray:
+    """Per cell, the value of the cell with the same other coordinates and
+    ``dimension == total_label``: the group total to pass to ``group_disclosure_unsafe``
+    along an additive dimension.
+
+    Float64 with NaN for the total cells themselves (a group is not disclosed by itself)
+    and for cells whose total is not in the table; NaN compares unequal to every value, so
+    these cells are never flagged.
+    """
+    values = np.asarray(values)
+    if values.shape != (coordinates.height,):
+        raise ValueError("values must hold one element per row of coordinates")
+    if dimension not in coordinates.columns:
+        raise ValueError(f"coordinates have no column {dimension!r}")
+    others = [c for c in coordinates.columns if c != dimension]
+    # A constant key lets a one-dimensional table join its single total like any other.
+    key = "__group__"
+    cells = coordinates.with_columns(pl.lit(0).alias(key)).with_columns(
+        pl.Series("__value__", values, dtype=pl.Float64)
+    )
+    is_total = pl.col(dimension) == total_label
+    totals = cells.filter(is_total).select(key, *others, pl.col("__value__").alias("__total__"))
+    if totals.select(key, *others).is_duplicated().any():
+        raise ValueError(f"two cells are the {total_label!r} of {dimension!r} for one group")
+    joined = cells.join(totals, on=[key, *others], how="left", maintain_order="left")
+    result = joined.select(
+        pl.when(is_total).then(None).otherwise(pl.col("__total__")).fill_null(np.nan)
+    )
+    return result.to_series().to_numpy()

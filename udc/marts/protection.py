@@ -1,0 +1,501 @@
+"""Secondary suppression over a whole release: every hidden cell keeps a protection interval.
+
+The tables of a release (every measure of every mart built for one peildatum) form one
+system: along each hierarchy a total is the sum of its children (``tables``), and cells
+that two marts share are equal (``CellLink``). An attacker who sees every published cell
+knows all of it, plus that counts are whole and not negative. For a hidden cell ``t`` with
+true value ``x_t`` the protection holds when the attacker cannot narrow it to less than
+``[x_t - lower_t, x_t + upper_t]``.
+
+**Certificates.** That holds exactly when two other tables fit everything published: one
+with ``t`` raised by ``upper_t``, one with ``t`` lowered by ``lower_t``. Such a table is
+``x + y`` with a *direction* ``y`` that satisfies every relation (``R y = 0``), moves only
+hidden cells and keeps every cell non-negative (``x + y >= 0``); with ``y`` whole, the
+attacker's integrality does not exclude it either. Each direction found is checked
+against the full relations and kept: one direction often certifies other hidden cells
+too, and hiding more cells never invalidates it.
+
+**Choosing complements.** For a cell without certificates, a program looks for the
+direction that moves it as required at the least cost of newly hidden cells, the
+information loss ``1 + value`` (a suppressed cell and its mass; hidden cells cost nothing)
+(Kelly, Golden and Assad's model for one cell; Fischetti and Salazar's for several):
+
+    minimise  sum_j cost_j s_j
+    subject to R_W (y+ - y-) = 0 for every demand,  y+_t = upper_t (or y-_t = lower_t),
+               y-_j <= x_j,  y+_j + y-_j <= M s_j for published j,  s_j in {0, 1}
+
+over a window ``W`` of cells around the target (cells outside it stay put, so a window's
+direction is a direction of the whole system; a window that admits none is widened to
+the target's whole component). Two modes:
+
+- *exact*: one mixed-integer program for all cells needing protection in a component at
+  once (shared ``s``, whole ``y``), when it has at most ``EXACT_LIMIT`` flow variables;
+  HiGHS proves the pattern optimal for those cells.
+- *heuristic* above that size: one cell at a time in a fixed order, each program the
+  linear relaxation (fixed-charge costs spread per unit of movement); a fractional
+  direction is solved again with whole ``y``. Cells are processed once; a cell already
+  certified costs nothing.
+
+Cells hidden as complements get a requirement of their own (``secondary_width``: a width
+of at least that, split over both sides), so no hidden cell is narrowed below the width
+the audit demands. The result is deterministic: the same tables give the same pattern.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import polars as pl
+from scipy import optimize, sparse
+from scipy.sparse import csgraph
+
+from udc.marts.boxes import cheapest_box
+from udc.marts.tables import DisclosureError, Hierarchy, Table, table
+
+EXACT_LIMIT = 40_000  # flow variables of one exact program
+EXACT_CELLS = 1_000  # cells of a component solved exactly
+AREA_COLUMN = "gebiedscode"
+WINDOW_CELLS = 2_000  # a window with every sibling at most this big,
+SIBLINGS = 3  # else only the siblings with the most mass
+FLOW_COST = 1e-4  # per unit of movement: among equal patterns, the shortest directions
+TOLERANCE = 1e-6
+MIP_NODE_LIMIT = 20_000  # deterministic, unlike a time limit
+
+
+@dataclass(frozen=True)
+class ProtectionTable:
+    """One measure's complete table before protection, with its primary cells and what
+    each must keep."""
+
+    name: str  # "<mart>.<measure>"
+    coordinates: pl.DataFrame  # String coordinate columns, one row per cell
+    values: np.ndarray  # non-negative, whole for counts
+    hierarchies: Sequence[Hierarchy]
+    primary: np.ndarray  # bool per cell
+    upper: np.ndarray  # protection needed above the value, per primary cell
+    lower: np.ndarray  # protection needed below it (at most the value)
+    secondary_width: float  # the interval width a complementary cell must keep
+
+
+@dataclass(frozen=True)
+class CellLink:
+    """Cells of two tables that count the same units: ``table`` row ``cells[i]`` equals
+    ``other`` row ``other_cells[i]``."""
+
+    table: int
+    cells: np.ndarray
+    other: int
+    other_cells: np.ndarray
+
+
+@dataclass
+class ProtectionStats:
+    primary: int = 0
+    secondary: int = 0
+    exact_programs: int = 0
+    heuristic_programs: int = 0
+    boxes: int = 0
+    fractional: int = 0  # directions certified against the linear relaxation only
+    certified_by_earlier: int = 0
+    widened_windows: int = 0
+    components: int = 0
+    exact_components: int = 0
+
+
+@dataclass(frozen=True)
+class ReleaseProtection:
+    suppressed: tuple[np.ndarray, ...]  # per table, bool per cell
+    primary: tuple[np.ndarray, ...]
+    stats: ProtectionStats = field(default_factory=ProtectionStats)
+
+
+@dataclass
+class _System:
+    tables: list[Table]
+    offsets: np.ndarray  # first cell of each table
+    relations: sparse.csr_array
+    by_column: sparse.csc_array
+    values: np.ndarray
+    cost: np.ndarray
+    adjacency: sparse.csr_array  # cells sharing a relation
+    area_of_cell: np.ndarray
+    area_parents: dict[int, int]
+    area_chains: dict[int, tuple[int, ...]]  # per area: its ancestors
+    area_mass: dict[int, float]  # per area: the sum of its cells
+
+
+@dataclass
+class _Certificates:
+    """Directions found so far, and how far each hidden cell is shown to move."""
+
+    up: np.ndarray  # per cell: the largest rise some direction shows
+    down: np.ndarray  # per cell: the largest fall some direction shows
+
+    def record(self, cells: np.ndarray, direction: np.ndarray) -> None:
+        np.maximum.at(self.up, cells, np.maximum(direction, 0.0))
+        np.maximum.at(self.down, cells, np.maximum(-direction, 0.0))
+
+
+def _system(tables: Sequence[ProtectionTable], links: Sequence[CellLink]) -> _System:
+    offsets = np.cumsum([0] + [len(t.values) for t in tables])
+    structures = [table(t.coordinates, t.hierarchies) for t in tables]
+    relations = sparse.block_diag([s.relations for s in structures], format="csr")
+    n = int(offsets[-1])
+    rows, cols, data = [], [], []
+    count = 0
+    for link in links:
+        a = offsets[link.table] + np.asarray(link.cells, dtype=np.int64)
+        b = offsets[link.other] + np.asarray(link.other_cells, dtype=np.int64)
+        for i, j in zip(a.tolist(), b.tolist(), strict=True):
+            rows += [count, count]
+            cols += [i, j]
+            data += [1.0, -1.0]
+            count += 1
+    linked = sparse.csr_array((data, (rows, cols)), shape=(count, n))
+    relations = sparse.csr_array(sparse.vstack([relations, linked], format="csr"))
+    values = np.concatenate([np.asarray(t.values, dtype=np.float64) for t in tables])
+    if (values < 0).any():
+        raise DisclosureError("cell values must not be negative")
+    if np.abs(relations @ values).max(initial=0.0) > TOLERANCE:
+        raise DisclosureError("totals are not the sums of their children, or linked cells differ")
+    pattern = sparse.csr_array(relations != 0).astype(np.float64)
+    adjacency = sparse.csr_array(pattern.T @ pattern)
+    area_of_cell, area_parents = _areas(tables)
+    chains = {}
+    for area in set(area_parents) | set(area_parents.values()):
+        chain, up = [], area
+        while up in area_parents and len(chain) <= len(area_parents):
+            up = area_parents[up]
+            chain.append(up)
+        chains[area] = tuple(chain)
+    return _System(
+        structures,
+        offsets,
+        relations,
+        relations.tocsc(),
+        values,
+        1.0 + values,
+        adjacency,
+        area_of_cell,
+        area_parents,
+        chains,
+        {
+            int(a): float(m)
+            for a, m in enumerate(np.bincount(area_of_cell[area_of_cell >= 0],
+                                              weights=values[area_of_cell >= 0]))
+        },
+    )
+
+
+def _areas(tables: Sequence[ProtectionTable]) -> tuple[np.ndarray, dict[int, int]]:
+    """Per cell its area (a number; -1 for a table without ``AREA_COLUMN``), and each
+    area's parent, from the tables' area hierarchies."""
+    codes: dict[str, int] = {}
+    parents: dict[int, int] = {}
+    per_cell = []
+    for t in tables:
+        if AREA_COLUMN not in t.coordinates.columns:
+            per_cell.append(np.full(len(t.values), -1))
+            continue
+        column = t.coordinates[AREA_COLUMN].to_list()
+        per_cell.append(np.array([codes.setdefault(c, len(codes)) for c in column]))
+        for h in t.hierarchies:
+            if h.column == AREA_COLUMN:
+                for child, parent in h.parents.items():
+                    parents[codes.setdefault(child, len(codes))] = codes.setdefault(
+                        parent, len(codes)
+                    )
+    return np.concatenate(per_cell), parents
+
+
+def _windows(system: _System, target: int, component: np.ndarray) -> list[np.ndarray]:
+    """Windows to try, smaller first, ending with the whole component: the target's area
+    with its siblings (the areas under its parent; a buurt trades with the buurten of its
+    wijk) and everything below them; where that is more than ``WINDOW_CELLS`` cells, only
+    the ``SIBLINGS`` siblings with the most mass."""
+    area = int(system.area_of_cell[target])
+    if area not in system.area_parents:
+        return [component]
+    parent = system.area_parents[area]
+    siblings = [a for a, up in system.area_parents.items() if up == parent and a != area]
+    windows = []
+    for chosen in (siblings, sorted(siblings, key=lambda a: (-system.area_mass[a], a))[:SIBLINGS]):
+        tops = {area, *chosen}
+        under = tops | {a for a, chain in system.area_chains.items() if tops & set(chain)}
+        window = component[np.isin(system.area_of_cell[component], [parent, *under])]
+        if len(window) <= WINDOW_CELLS or len(chosen) <= SIBLINGS:
+            windows.append(window)
+            break
+    return [*windows, component]
+
+
+@dataclass(frozen=True)
+class _Demand:
+    target: int
+    amount: float
+    rising: bool
+
+
+def _solve(
+    system: _System,
+    window: np.ndarray,
+    demands: Sequence[_Demand],
+    hidden: np.ndarray,
+    whole: bool,
+    binary: bool,
+) -> list[np.ndarray] | None:
+    """One program over ``window`` for ``demands``: a direction per demand (on the window's
+    cells), or None when the window admits none."""
+    m, k = len(window), len(demands)
+    position = np.full(len(system.values), -1)
+    position[window] = np.arange(m)
+    local = system.by_column[:, window]
+    touching = np.flatnonzero(np.diff(local.tocsr().indptr))
+    block = sparse.csr_array(local.tocsr()[touching])
+    free = np.flatnonzero(~hidden[window])  # published cells: their s variables
+    f = len(free)
+    n_flow = 2 * m * k
+    values = system.values[window]
+    big = np.array([d.amount for d in demands])
+    # A published zero stays published: it cannot fall, so as a complement it would only
+    # need complements of its own.
+    rising_bound = np.where(~hidden[window] & (values == 0), 0.0, np.inf)
+    upper_bound = np.full(n_flow, np.inf)
+    lower_bound = np.zeros(n_flow)
+    for d, demand in enumerate(demands):
+        upper_bound[2 * d * m : (2 * d + 1) * m] = rising_bound
+        minus = slice((2 * d + 1) * m, (2 * d + 2) * m)
+        upper_bound[minus] = values
+        t = position[demand.target]
+        plus_t, minus_t = 2 * d * m + t, (2 * d + 1) * m + t
+        if demand.rising:
+            lower_bound[plus_t] = upper_bound[plus_t] = demand.amount
+            upper_bound[minus_t] = 0.0
+        else:
+            lower_bound[minus_t] = upper_bound[minus_t] = demand.amount
+            upper_bound[plus_t] = 0.0
+    equality = sparse.kron(sparse.identity(k), sparse.hstack([block, -block]), format="csr")
+    # y+_j + y-_j - M s_j <= 0 for published j, per demand.
+    rows, cols, data = [], [], []
+    for d in range(k):
+        base = d * f
+        rows += [base + np.arange(f)] * 2 + [base + np.arange(f)]
+        cols += [2 * d * m + free, (2 * d + 1) * m + free, n_flow + np.arange(f)]
+        data += [np.ones(f), np.ones(f), np.full(f, -big[d] * 2.0)]
+    coupling = sparse.csr_array(
+        (np.concatenate(data), (np.concatenate(rows), np.concatenate(cols))),
+        shape=(k * f, n_flow + f),
+    ) if f else sparse.csr_array((0, n_flow + f))  # fmt: skip
+    constraints = [
+        optimize.LinearConstraint(
+            sparse.hstack([equality, sparse.csr_array((equality.shape[0], f))]), 0.0, 0.0
+        ),
+    ]
+    if f:
+        constraints.append(optimize.LinearConstraint(coupling, -np.inf, 0.0))
+    scale = np.repeat(big, 2 * m)
+    cost = np.concatenate([FLOW_COST * system.cost[np.tile(window, 2 * k)] / scale,
+                           system.cost[window[free]]])  # fmt: skip
+    integrality = np.concatenate([np.full(n_flow, int(whole)), np.full(f, int(binary))])
+    bounds = optimize.Bounds(
+        np.concatenate([lower_bound, np.zeros(f)]),
+        np.concatenate([upper_bound, np.ones(f) if binary else np.full(f, np.inf)]),
+    )
+    options = {"disp": False, "presolve": True}
+    if binary or whole:
+        options["node_limit"] = MIP_NODE_LIMIT
+    result = optimize.milp(
+        cost, constraints=constraints, integrality=integrality, bounds=bounds, options=options
+    )
+    if result.x is None:
+        return None
+    flows = result.x[:n_flow]
+    return [flows[2 * d * m : (2 * d + 1) * m] - flows[(2 * d + 1) * m : (2 * d + 2) * m]
+            for d in range(k)]  # fmt: skip
+
+
+def _valid(
+    system: _System, window: np.ndarray, direction: np.ndarray, demand: _Demand
+) -> bool:
+    """A direction checked against every relation, non-negativity and its demand."""
+    vector = np.zeros(len(system.values))
+    vector[window] = direction
+    if np.abs(system.relations @ vector).max(initial=0.0) > TOLERANCE:
+        return False
+    if (system.values[window] + direction < -TOLERANCE).any():
+        return False
+    moved = vector[demand.target]
+    wanted = demand.amount if demand.rising else -demand.amount
+    return abs(moved - wanted) <= TOLERANCE
+
+
+def _whole(direction: np.ndarray) -> bool:
+    return bool(np.abs(direction - np.round(direction)).max(initial=0.0) <= TOLERANCE)
+
+
+def _apply(
+    system: _System,
+    window: np.ndarray,
+    demands: Sequence[_Demand],
+    directions: Sequence[np.ndarray],
+    hidden: np.ndarray,
+    certificates: _Certificates,
+    whole: bool,
+) -> bool:
+    """Hide what the directions move and record them; False if one fails its checks."""
+    for demand, direction in zip(demands, directions, strict=True):
+        cleaned = np.where(np.abs(direction) > TOLERANCE, direction, 0.0)
+        if whole:
+            cleaned = np.round(cleaned)
+        if not _valid(system, window, cleaned, demand):
+            return False
+        hidden[window[cleaned != 0]] = True
+        certificates.record(window, cleaned)
+    return True
+
+
+def _needs(
+    cells: np.ndarray, upper: np.ndarray, lower: np.ndarray, certificates: _Certificates
+) -> list[_Demand]:
+    demands = []
+    for cell in cells.tolist():
+        if upper[cell] > 0 and certificates.up[cell] < upper[cell] - TOLERANCE:
+            demands.append(_Demand(cell, float(upper[cell]), True))
+        if lower[cell] > 0 and certificates.down[cell] < lower[cell] - TOLERANCE:
+            demands.append(_Demand(cell, float(lower[cell]), False))
+    return demands
+
+
+def _still_needed(demand: _Demand, certificates: _Certificates) -> bool:
+    shown = certificates.up if demand.rising else certificates.down
+    return bool(shown[demand.target] < demand.amount - TOLERANCE)
+
+
+def _box(
+    system: _System, demand: _Demand, hidden: np.ndarray, certificates: _Certificates
+) -> bool:
+    """Protect with the cheapest box of the cell's own table, if one is valid for the
+    whole release (a box that moves a linked cell is not, unless its twin moves too)."""
+    number = int(np.searchsorted(system.offsets, demand.target, side="right")) - 1
+    start, end = system.offsets[number], system.offsets[number + 1]
+    found = cheapest_box(
+        system.tables[number],
+        system.values[start:end],
+        hidden[start:end],
+        demand.target - start,
+        demand.amount,
+        demand.rising,
+    )
+    if found is None:
+        return False
+    corners, signs = found
+    window = start + corners
+    direction = signs * (demand.amount if demand.rising else -demand.amount)
+    return _apply(system, window, [demand], [direction], hidden, certificates, whole=True)
+
+
+def _protect_one(
+    system: _System,
+    component: np.ndarray,
+    demand: _Demand,
+    hidden: np.ndarray,
+    certificates: _Certificates,
+    stats: ProtectionStats,
+) -> None:
+    if _box(system, demand, hidden, certificates):
+        stats.boxes += 1
+        return
+    for window in _windows(system, demand.target, component):
+        directions = _solve(system, window, [demand], hidden, whole=False, binary=False)
+        stats.heuristic_programs += 1
+        whole = directions is not None and _whole(directions[0])
+        if directions is not None and not whole and len(window) <= WINDOW_CELLS:
+            directions = _solve(system, window, [demand], hidden, whole=True, binary=False)
+            stats.heuristic_programs += 1
+            whole = directions is not None
+        if directions is not None and not whole:
+            stats.fractional += 1
+        if directions is not None and _apply(
+            system, window, [demand], directions, hidden, certificates, whole=whole
+        ):
+            return
+        stats.widened_windows += 1
+    raise DisclosureError("no direction protects a hidden cell, not even in its whole table")
+
+
+def _protect_component(
+    system: _System,
+    component: np.ndarray,
+    upper: np.ndarray,
+    lower: np.ndarray,
+    secondary_width: np.ndarray,
+    hidden: np.ndarray,
+    certificates: _Certificates,
+    stats: ProtectionStats,
+) -> None:
+    required = np.zeros(len(system.values), dtype=bool)
+    while True:
+        newly = component[hidden[component] & ~required[component]]
+        if not len(newly):
+            return
+        # A complement needs a width of its own: what it can fall (up to half), the rest up.
+        fresh = newly[upper[newly] + lower[newly] == 0]
+        lower[fresh] = np.minimum(system.values[fresh], np.floor(secondary_width[fresh] / 2))
+        upper[fresh] = secondary_width[fresh] - lower[fresh]
+        required[newly] = True
+        demands = _needs(newly, upper, lower, certificates)
+        stats.certified_by_earlier += 2 * len(newly) - len(demands)
+        if not demands:
+            continue
+        flow_variables = 2 * len(component) * len(demands)
+        if flow_variables <= EXACT_LIMIT and len(component) <= EXACT_CELLS:
+            directions = _solve(system, component, demands, hidden, whole=True, binary=True)
+            stats.exact_programs += 1
+            if directions is not None and _apply(
+                system, component, demands, directions, hidden, certificates, whole=True
+            ):
+                stats.exact_components += 1
+                continue
+        for demand in demands:
+            if _still_needed(demand, certificates):
+                _protect_one(system, component, demand, hidden, certificates, stats)
+            else:
+                stats.certified_by_earlier += 1
+
+
+def protect_release(
+    tables: Sequence[ProtectionTable], links: Sequence[CellLink] = ()
+) -> ReleaseProtection:
+    """Primary cells as given, and the complements that give every hidden cell its
+    protection interval against everything the release publishes."""
+    stats = ProtectionStats()
+    if not tables:
+        return ReleaseProtection((), (), stats)
+    system = _system(tables, links)
+    n = len(system.values)
+    primary = np.concatenate([np.asarray(t.primary, dtype=bool) for t in tables])
+    upper = np.where(primary, np.concatenate([t.upper for t in tables]), 0.0).astype(float)
+    lower = np.where(primary, np.concatenate([t.lower for t in tables]), 0.0).astype(float)
+    lower = np.minimum(lower, system.values)
+    secondary_width = np.concatenate(
+        [np.full(len(t.values), float(t.secondary_width)) for t in tables]
+    )
+    hidden = primary.copy()
+    certificates = _Certificates(np.zeros(n), np.zeros(n))
+    _, labels = csgraph.connected_components(system.adjacency, directed=False)
+    for label in np.unique(labels[primary]):
+        component = np.flatnonzero(labels == label)
+        stats.components += 1
+        _protect_component(
+            system, component, upper, lower, secondary_width, hidden, certificates, stats
+        )
+    stats.primary = int(primary.sum())
+    stats.secondary = int((hidden & ~primary).sum())
+    offsets = np.cumsum([0] + [len(t.values) for t in tables])
+    return ReleaseProtection(
+        tuple(hidden[offsets[i] : offsets[i + 1]] for i in range(len(tables))),
+        tuple(primary[offsets[i] : offsets[i + 1]] for i in range(len(tables))),
+        stats,
+    )

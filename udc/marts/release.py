@@ -1,0 +1,138 @@
+"""A release: every mart built for one peildatum, protected together.
+
+Marts share cells (``same_as``: ``bijstand_buurt.inwoners`` are the ``bevolking_buurt``
+residents), and an attacker reads all of them, so suppression is chosen for all tables of
+the release at once (``protection``). This module turns the counted marts into that
+problem: the primary cells by the mart's rules (``primary``) with the protection each
+needs, the links between marts, and back into the wide frames analysts read.
+
+Primary rules and what a primary cell must keep (``p`` = the mart's protection level):
+
+- minimum cell size: ``0 < n < min_cell_size``; ``p`` above its value and down to 0 below;
+- group disclosure (along a configured dimension, or a ratio's numerator equal to its
+  denominator): ``p`` below its value (it may not be shown to be the whole group), nothing
+  above (the group's published total bounds it anyway).
+
+Complements keep a width of ``p`` (``ProtectionTable.secondary_width``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date
+
+import numpy as np
+import polars as pl
+
+from udc.marts.build import (
+    CODE_COLUMN,
+    MartCounts,
+    MartTable,
+    MeasureCounts,
+    assemble_mart,
+    count_mart,
+)
+from udc.marts.definitions import TOTAL, MartDefinition
+from udc.marts.primary import along_dimension_totals, count_unsafe, group_disclosure_unsafe
+from udc.marts.protection import (
+    CellLink,
+    ProtectionStats,
+    ProtectionTable,
+    protect_release,
+)
+
+
+def _ratio_group_totals(counts: MartCounts, table: MeasureCounts) -> list[np.ndarray]:
+    """Per ratio with this measure as numerator: each cell's denominator value."""
+    found = []
+    by_name = {m.measure.name: m for m in counts.measures}
+    for ratio in counts.definition.ratios:
+        if ratio.numerator != table.measure.name or not ratio.group_disclosure:
+            continue
+        denominator = by_name[ratio.denominator]
+        keys = [CODE_COLUMN, *denominator.measure.dimensions]
+        totals = denominator.grid.select(keys).with_columns(
+            pl.Series("_den", denominator.values, dtype=pl.Float64)
+        )
+        joined = table.grid.join(totals, on=keys, how="left", maintain_order="left")
+        found.append(joined["_den"].fill_null(np.nan).to_numpy())
+    return found
+
+
+def protection_table(counts: MartCounts, table: MeasureCounts) -> ProtectionTable:
+    """A measure's cells with its primary cells and the protection each must keep."""
+    definition = counts.definition
+    values = table.values
+    level = float(definition.protection_level or definition.min_cell_size)
+    small = count_unsafe(values, definition.min_cell_size)
+    group_totals = [
+        along_dimension_totals(table.grid, values, dimension)
+        for dimension in table.measure.group_disclosure
+    ] + _ratio_group_totals(counts, table)
+    whole_group = np.zeros(len(values), dtype=bool)
+    for totals in group_totals:
+        whole_group |= group_disclosure_unsafe(values, totals)
+    primary = small | whole_group
+    return ProtectionTable(
+        name=f"{definition.name}.{table.measure.name}",
+        coordinates=table.grid,
+        values=values,
+        hierarchies=table.hierarchies,
+        primary=primary,
+        upper=np.where(small, level, 0.0),
+        lower=np.where(primary, np.minimum(values, level), 0.0),
+        secondary_width=level,
+    )
+
+
+def release_links(marts: Sequence[MartCounts]) -> list[CellLink]:
+    """Cells that ``same_as`` declares equal, between tables of this release (numbered in
+    the order of ``marts`` and their measures)."""
+    numbers: dict[tuple[str, str], int] = {}
+    tables: dict[tuple[str, str], MeasureCounts] = {}
+    for counts in marts:
+        for table in counts.measures:
+            key = (counts.definition.name, table.measure.name)
+            numbers[key], tables[key] = len(numbers), table
+    links = []
+    for key, table in tables.items():
+        if table.measure.same_as is None:
+            continue
+        target = tuple(table.measure.same_as.split("."))
+        if target not in tables:
+            continue
+        other = tables[target]
+        keys = [CODE_COLUMN, *table.measure.dimensions]
+        at_total = [d for d in other.measure.dimensions if d not in table.measure.dimensions]
+        candidates = other.grid.with_row_index("_j").filter(
+            pl.all_horizontal([pl.col(d) == TOTAL for d in at_total]) if at_total else True
+        )
+        pairs = table.grid.with_row_index("_i").join(candidates.select(*keys, "_j"), on=keys)
+        links.append(
+            CellLink(
+                numbers[key], pairs["_i"].to_numpy(), numbers[target], pairs["_j"].to_numpy()
+            )
+        )
+    return links
+
+
+def protect_marts(marts: Sequence[MartCounts]) -> tuple[list[MartTable], ProtectionStats]:
+    """Protect the marts of one release together and assemble what analysts read."""
+    tables = [protection_table(counts, t) for counts in marts for t in counts.measures]
+    result = protect_release(tables, release_links(marts))
+    built, at = [], 0
+    for counts in marts:
+        n = len(counts.measures)
+        built.append(
+            assemble_mart(counts, result.suppressed[at : at + n], result.primary[at : at + n])
+        )
+        at += n
+    return built, result.stats
+
+
+def build_mart(
+    definition: MartDefinition, tables: Mapping[str, pl.DataFrame], peildatum: date
+) -> MartTable:
+    """Count and protect one mart on its own (a release of one)."""
+    built, _ = protect_marts([count_mart(definition, tables, peildatum)])
+    return built[0]
