@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
+import numpy as np
+import polars as pl
+
 from udc.catalog.models import Delivery
-from udc.flows.publish import choose_inputs, input_signature
+from udc.flows.audit import declared_links
+from udc.flows.publish import audit_gate, choose_inputs, input_signature
 from udc.marts.definitions import load_definitions
+from udc.marts.release import build_mart
 from udc.sources.contracts import load_contracts
 
 CONTRACTS = load_contracts()
@@ -71,3 +77,58 @@ def test_the_workspace_minimum_cell_size_is_a_floor_for_every_mart(tmp_path):
     )
     res = open_resources(workspace.root)
     assert {d.min_cell_size for d in res.marts.values()} == {15}
+
+
+def small_city(persons: int = 300, seed: int = 5) -> dict[str, pl.DataFrame]:
+    rng = np.random.default_rng(seed)
+    addresses = [
+        (f"{1000 + 10 * w + b}AB", h, f"BU99990{w}0{b}", f"Buurt {w}{b}", f"WK99990{w}",
+         f"Wijk {w}", "GM9999")
+        for w in (1, 2)
+        for b in (1, 2, 3)
+        for h in range(1, 11)
+    ]
+    buurtindeling = pl.DataFrame(
+        addresses,
+        orient="row",
+        schema=["postcode", "huisnummer", "buurtcode", "buurtnaam", "wijkcode", "wijknaam",
+                "gemeentecode"],
+    )  # fmt: skip
+    at = rng.integers(0, len(addresses), persons)
+    brp = pl.DataFrame(
+        {
+            "pseudonym": [f"p{i:05d}" for i in range(persons)],
+            "geboortedatum": [f"{y}0101" for y in rng.integers(1930, 2020, persons)],
+            "geslachtsaanduiding": rng.choice(["M", "V"], persons).tolist(),
+            "postcode": [addresses[i][0] for i in at],
+            "huisnummer": [addresses[i][1] for i in at],
+        }
+    )
+    return {"brp": brp, "buurtindeling": buurtindeling}
+
+
+def test_the_audit_gate_refuses_a_release_with_a_cell_computable_from_its_line():
+    definition = MARTS["bevolking_buurt"]
+    built = build_mart(definition, small_city(), dt.date(2026, 11, 1))
+    audits, refusal = audit_gate([built], declared_links(MARTS))
+    assert refusal == "" and sum(len(a.intervals) for a in audits) > 0
+    # Publish every hidden cell but one: that one follows from its published line.
+    hidden = built.frame["personen_geheim"].fill_null(False)
+    keep = int(hidden.arg_true()[0])
+    leaky = built.frame.with_columns(
+        pl.when(hidden & (pl.int_range(pl.len()) != keep))
+        .then(False)
+        .otherwise(pl.col("personen_geheim"))
+        .alias("personen_geheim"),
+    )
+    true_values = build_mart(
+        dataclasses.replace(definition, min_cell_size=1, protection_level=1),
+        small_city(),
+        dt.date(2026, 11, 1),
+    ).frame["personen"]
+    leaky = leaky.with_columns(
+        pl.when(pl.col("personen_geheim")).then(None).otherwise(true_values).alias("personen")
+    )
+    _, refusal = audit_gate([dataclasses.replace(built, frame=leaky)], declared_links(MARTS))
+    assert refusal.startswith("not published: the disclosure audit narrows 1 hidden cell(s)")
+    assert "the last published version stays" in refusal

@@ -13,6 +13,7 @@ from udc.flows.ingest import timed
 from udc.flows.resources import Resources, open_resources
 from udc.marts.build import MartTable, count_mart
 from udc.marts.definitions import MartDefinition, MartError
+from udc.marts.intervals import Link, TableAudit
 from udc.marts.release import protect_marts
 from udc.marts.tables import DisclosureError
 from udc.sources.contracts import Contract
@@ -88,6 +89,22 @@ def _failed(names: list[str], peildatum: dt.date, message: str) -> list[MartOutc
     ]
 
 
+def audit_gate(built: list[MartTable], links: list[Link]) -> tuple[list[TableAudit], str]:
+    """The disclosure audit of frames about to be published, and why they must not be
+    (empty when every hidden cell keeps its protection)."""
+    audits = audit_tables(
+        [audit_input(b.definition.name, b.frame, b.definition) for b in built], links
+    )
+    narrow = sum(len(a.too_narrow) for a in audits)
+    if not narrow:
+        return audits, ""
+    peildatum = built[0].peildatum
+    return audits, (
+        f"not published: the disclosure audit narrows {narrow} hidden cell(s) of the "
+        f"{peildatum:%Y%m%d} release below their protection; the last published version stays"
+    )
+
+
 def publish_release(
     res: Resources, peildatum: dt.date, names: list[str], run_id: str
 ) -> list[MartOutcome]:
@@ -137,19 +154,9 @@ def publish_release(
             "version stays",
         )
     with timed(seconds, "audit"):
-        audits = audit_tables(
-            [audit_input(b.definition.name, b.frame, b.definition) for b in built],
-            declared_links(res.marts),
-        )
-    narrow = sum(len(a.too_narrow) for a in audits)
-    if narrow:
-        return outcomes + _failed(
-            built_names,
-            peildatum,
-            f"not published: the disclosure audit narrows {narrow} hidden cell(s) of the "
-            f"{peildatum:%Y%m%d} release below their protection; the last published "
-            "version stays",
-        )
+        audits, refusal = audit_gate(built, declared_links(res.marts))
+    if refusal:
+        return outcomes + _failed(built_names, peildatum, refusal)
     release_ids = {}
     for table in built:
         name = table.definition.name

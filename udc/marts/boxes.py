@@ -61,6 +61,7 @@ def _price(
     hidden: np.ndarray,
     amount: float,
     rising: bool,
+    zeros: bool,
 ) -> tuple[float, int] | None:
     """(cost, number) of the corners still to hide; None if the box cannot move the cell
     by ``amount`` (a corner that falls must hold at least that much)."""
@@ -70,7 +71,7 @@ def _price(
     if (values[corners[falling]] < amount).any():
         return None
     new = corners[~hidden[corners]]
-    if (values[new] == 0).any():
+    if not zeros and (values[new] == 0).any():
         return None
     return float((1.0 + values[new]).sum()), len(new)
 
@@ -129,10 +130,12 @@ def cheapest_box(
     cell: int,
     amount: float,
     rising: bool,
+    zeros: bool = False,
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """Corner cells and signs of the cheapest box that moves ``cell`` up (``rising``) or
     down by ``amount`` (None if there is none among the options tried): the least cost
-    ``1 + value`` of the corners still to hide, then the fewest cells. The cell's own sign
+    ``1 + value`` of the corners still to hide, then the fewest cells; published zeros only
+    with ``zeros`` (they can rise, not fall). The cell's own sign
     is +1: the direction is ``amount * signs`` rising, ``-amount * signs`` falling."""
     geo = table.geometry
     ranked = [_ranked_options(geo, cell, d, values, hidden) for d in range(len(geo.axes))]
@@ -144,7 +147,7 @@ def cheapest_box(
     best: tuple[np.ndarray, np.ndarray] | None = None
     for position, choice in enumerate(choices):
         corners, signs = _corners(geo, choice)
-        price = _price(corners, signs, values, hidden, amount, rising)
+        price = _price(corners, signs, values, hidden, amount, rising, zeros)
         if price is not None and (best_key is None or (*price, position) < best_key):
             best_key, best = (*price, position), (corners, signs)
     if best is None:

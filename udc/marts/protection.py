@@ -77,6 +77,9 @@ class ProtectionTable:
     upper: np.ndarray  # protection needed above the value, per primary cell
     lower: np.ndarray  # protection needed below it (at most the value)
     secondary_width: float  # the interval width a complementary cell must keep
+    # Per cell: its protection may hide published zeros (group disclosure: the zeros
+    # beside a cell equal to its group total show that it is the whole group).
+    raise_zeros: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -236,6 +239,9 @@ class _Demand:
     target: int
     amount: float
     rising: bool
+    # Group disclosure: the published zeros beside the cell prove it is the whole group,
+    # so they may be hidden (and rise) to protect it.
+    raise_zeros: bool = False
 
 
 def _solve(
@@ -259,13 +265,14 @@ def _solve(
     n_flow = 2 * m * k
     values = system.values[window]
     big = np.array([d.amount for d in demands])
-    # A published zero stays published: it cannot fall, so as a complement it would only
-    # need complements of its own.
+    # A published zero stays published (except for group disclosure): it cannot fall, so
+    # as a complement it would only need complements of its own.
     rising_bound = np.where(~hidden[window] & (values == 0), 0.0, np.inf)
     upper_bound = np.full(n_flow, np.inf)
     lower_bound = np.zeros(n_flow)
     for d, demand in enumerate(demands):
-        upper_bound[2 * d * m : (2 * d + 1) * m] = rising_bound
+        if not demand.raise_zeros:
+            upper_bound[2 * d * m : (2 * d + 1) * m] = rising_bound
         minus = slice((2 * d + 1) * m, (2 * d + 2) * m)
         upper_bound[minus] = values
         t = position[demand.target]
@@ -357,14 +364,19 @@ def _apply(
 
 
 def _needs(
-    cells: np.ndarray, upper: np.ndarray, lower: np.ndarray, certificates: _Certificates
+    cells: np.ndarray,
+    upper: np.ndarray,
+    lower: np.ndarray,
+    raise_zeros: np.ndarray,
+    certificates: _Certificates,
 ) -> list[_Demand]:
     demands = []
     for cell in cells.tolist():
+        zeros = bool(raise_zeros[cell])
         if upper[cell] > 0 and certificates.up[cell] < upper[cell] - TOLERANCE:
-            demands.append(_Demand(cell, float(upper[cell]), True))
+            demands.append(_Demand(cell, float(upper[cell]), True, zeros))
         if lower[cell] > 0 and certificates.down[cell] < lower[cell] - TOLERANCE:
-            demands.append(_Demand(cell, float(lower[cell]), False))
+            demands.append(_Demand(cell, float(lower[cell]), False, zeros))
     return demands
 
 
@@ -387,6 +399,7 @@ def _box(
         demand.target - start,
         demand.amount,
         demand.rising,
+        demand.raise_zeros,
     )
     if found is None:
         return False
@@ -431,6 +444,7 @@ def _protect_component(
     upper: np.ndarray,
     lower: np.ndarray,
     secondary_width: np.ndarray,
+    raise_zeros: np.ndarray,
     hidden: np.ndarray,
     certificates: _Certificates,
     stats: ProtectionStats,
@@ -445,7 +459,7 @@ def _protect_component(
         lower[fresh] = np.minimum(system.values[fresh], np.floor(secondary_width[fresh] / 2))
         upper[fresh] = secondary_width[fresh] - lower[fresh]
         required[newly] = True
-        demands = _needs(newly, upper, lower, certificates)
+        demands = _needs(newly, upper, lower, raise_zeros, certificates)
         stats.certified_by_earlier += 2 * len(newly) - len(demands)
         if not demands:
             continue
@@ -482,6 +496,10 @@ def protect_release(
     secondary_width = np.concatenate(
         [np.full(len(t.values), float(t.secondary_width)) for t in tables]
     )
+    raise_zeros = np.concatenate(
+        [np.zeros(len(t.values), dtype=bool) if t.raise_zeros is None else t.raise_zeros
+         for t in tables]
+    )  # fmt: skip
     hidden = primary.copy()
     certificates = _Certificates(np.zeros(n), np.zeros(n))
     _, labels = csgraph.connected_components(system.adjacency, directed=False)
@@ -489,7 +507,15 @@ def protect_release(
         component = np.flatnonzero(labels == label)
         stats.components += 1
         _protect_component(
-            system, component, upper, lower, secondary_width, hidden, certificates, stats
+            system,
+            component,
+            upper,
+            lower,
+            secondary_width,
+            raise_zeros,
+            hidden,
+            certificates,
+            stats,
         )
     stats.primary = int(primary.sum())
     stats.secondary = int((hidden & ~primary).sum())

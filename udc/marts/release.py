@@ -11,7 +11,9 @@ Primary rules and what a primary cell must keep (``p`` = the mart's protection l
 - minimum cell size: ``0 < n < min_cell_size``; ``p`` above its value and down to 0 below;
 - group disclosure (along a configured dimension, or a ratio's numerator equal to its
   denominator): ``p`` below its value (it may not be shown to be the whole group), nothing
-  above (the group's published total bounds it anyway).
+  above (the group's published total bounds it anyway). Its protection may hide the
+  published zeros beside it, which would otherwise show that the rest of the group is
+  empty.
 
 Complements keep a width of ``p`` (``ProtectionTable.secondary_width``).
 """
@@ -82,6 +84,7 @@ def protection_table(counts: MartCounts, table: MeasureCounts) -> ProtectionTabl
         upper=np.where(small, level, 0.0),
         lower=np.where(primary, np.minimum(values, level), 0.0),
         secondary_width=level,
+        raise_zeros=whole_group,
     )
 
 
