@@ -1,0 +1,503 @@
+"""Secondary suppression over a release, on small generated tables whose answers are known.
+
+Every case is checked by an attack written here, independent of ``protection`` and
+``tables``: for each hidden cell, the smallest and the largest value it can take given
+every published cell, every relation of the full tables (totals are sums of their
+children, linked cells are equal) and non-negativity (``linprog`` with HiGHS). A primary
+cell's interval must hold ``[value - lower, value + upper]`` and every hidden cell's must be
+at least ``secondary_width`` wide. Where a table has the ``gebiedsniveau``/``gebiedscode``
+layout, ``intervals.audit_release`` reads the published tables as well.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+
+import numpy as np
+import polars as pl
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from scipy.optimize import linprog
+
+from udc.marts.intervals import PublishedTable, audit_release
+from udc.marts.protection import CellLink, ProtectionTable, ReleaseProtection, protect_release
+from udc.marts.tables import Hierarchy
+
+P = 10  # protection level: primary 0 < n < P, complements keep a width of P
+TOLERANCE = 1e-6
+LEVELS = {"GM": "gemeente", "WK": "wijk", "BU": "buurt"}
+
+# An axis: every node of one coordinate column with its parent (None for the root, or for
+# every node of a column without a hierarchy).
+Axis = Mapping[str, str | None]
+
+
+def dimension(*categories: str) -> dict[str, str | None]:
+    """An additive dimension: the categories and their ``totaal``."""
+    return {"totaal": None, **dict.fromkeys(categories, "totaal")}
+
+
+ONE_GEMEENTE: Axis = {"GM0001": None}
+
+
+def children(axis: Axis) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {node: [] for node in axis}
+    for node, parent in axis.items():
+        if parent is not None:
+            found[parent].append(node)
+    return found
+
+
+def leaves_below(axis: Axis, node: str) -> list[str]:
+    below = children(axis)[node]
+    if not below:
+        return [node]
+    return [leaf for child in below for leaf in leaves_below(axis, child)]
+
+
+def full_table(
+    name: str,
+    axes: Mapping[str, Axis],
+    leaf_values: Mapping[tuple[str, ...], int],
+    *,
+    primary: Sequence[bool] | None = None,
+    upper: Sequence[float] | None = None,
+    lower: Sequence[float] | None = None,
+) -> ProtectionTable:
+    """The complete table over every node of every axis: a cell is the sum of the leaf
+    cells below it (leaves not in ``leaf_values`` are 0). Primary cells default to the
+    count rule ``0 < n < P`` with ``upper = P`` and ``lower = min(n, P)``, as ``release``
+    sets them."""
+    columns = list(axes)
+    cells = list(itertools.product(*(list(axes[c]) for c in columns)))
+    values = np.array(
+        [
+            sum(
+                leaf_values.get(leaf, 0)
+                for leaf in itertools.product(
+                    *(leaves_below(axes[c], node) for c, node in zip(columns, cell, strict=True))
+                )
+            )
+            for cell in cells
+        ],
+        dtype=np.float64,
+    )
+    coordinates = pl.DataFrame(
+        [list(column) for column in zip(*cells, strict=True)],
+        schema=dict.fromkeys(columns, pl.String),
+    )
+    hierarchies = [
+        Hierarchy(c, {child: parent for child, parent in axes[c].items() if parent is not None})
+        for c in columns
+        if any(parent is not None for parent in axes[c].values())
+    ]
+    is_primary = (values > 0) & (values < P) if primary is None else np.asarray(primary)
+    return ProtectionTable(
+        name=name,
+        coordinates=coordinates,
+        values=values,
+        hierarchies=hierarchies,
+        primary=is_primary,
+        upper=np.where(is_primary, P, 0.0) if upper is None else np.asarray(upper, float),
+        lower=(
+            np.where(is_primary, np.minimum(values, P), 0.0)
+            if lower is None
+            else np.asarray(lower, float)
+        ),
+        secondary_width=P,
+    )
+
+
+def cell_index(t: ProtectionTable) -> dict[tuple[str, ...], int]:
+    return {cell: i for i, cell in enumerate(t.coordinates.iter_rows())}
+
+
+def relations(t: ProtectionTable) -> list[tuple[int, list[int]]]:
+    """(total, parts) for every total along every hierarchy, rebuilt from the coordinates
+    and the parent maps alone."""
+    index = cell_index(t)
+    columns = t.coordinates.columns
+    found = []
+    for hierarchy in t.hierarchies:
+        d = columns.index(hierarchy.column)
+        below: dict[str, list[str]] = {}
+        for child, parent in hierarchy.parents.items():
+            below.setdefault(parent, []).append(child)
+        for cell, i in index.items():
+            if cell[d] in below:
+                parts = [index[(*cell[:d], child, *cell[d + 1 :])] for child in below[cell[d]]]
+                found.append((i, parts))
+    return found
+
+
+def attack(
+    tables: Sequence[ProtectionTable],
+    links: Sequence[CellLink],
+    hidden: Sequence[np.ndarray],
+) -> dict[tuple[int, int], tuple[float, float]]:
+    """Per hidden (table, cell): the smallest and largest value the published cells allow,
+    with every relation of every table and every link."""
+    offsets = np.cumsum([0] + [len(t.values) for t in tables])
+    values = np.concatenate([t.values for t in tables])
+    mask = np.concatenate(hidden)
+    equations: list[dict[int, float]] = []
+    for n, t in enumerate(tables):
+        for total, parts in relations(t):
+            equation = {offsets[n] + total: 1.0}
+            for part in parts:
+                equation[offsets[n] + part] = equation.get(offsets[n] + part, 0.0) - 1.0
+            equations.append(equation)
+    for link in links:
+        for i, j in zip(link.cells.tolist(), link.other_cells.tolist(), strict=True):
+            equations.append({offsets[link.table] + i: 1.0, offsets[link.other] + j: -1.0})
+    unknown = np.flatnonzero(mask)
+    column = {cell: k for k, cell in enumerate(unknown.tolist())}
+    rows, rhs = [], []
+    for equation in equations:
+        row = np.zeros(len(unknown))
+        constant = 0.0
+        for cell, coefficient in equation.items():
+            if mask[cell]:
+                row[column[cell]] += coefficient
+            else:
+                constant -= coefficient * values[cell]
+        if np.any(row):
+            rows.append(row)
+            rhs.append(constant)
+        else:
+            # Published cells alone: the table must add up as given.
+            assert abs(constant) <= TOLERANCE
+    found = {}
+    a_eq = np.array(rows) if rows else None
+    b_eq = np.array(rhs) if rows else None
+    for k, cell in enumerate(unknown.tolist()):
+        objective = np.zeros(len(unknown))
+        objective[k] = 1.0
+        bounds = []
+        for sign in (1.0, -1.0):
+            result = linprog(sign * objective, A_eq=a_eq, b_eq=b_eq, bounds=(0, None),
+                             method="highs")  # fmt: skip
+            assert result.status in (0, 3), result.message  # optimal or unbounded
+            bounds.append(np.inf if result.status == 3 else sign * result.fun)
+        n = int(np.searchsorted(offsets, cell, side="right")) - 1
+        found[(n, cell - int(offsets[n]))] = (bounds[0], bounds[1])
+    return found
+
+
+def published(t: ProtectionTable, hidden: np.ndarray) -> PublishedTable:
+    """What the release shows of ``t``: hidden values as null, areas with their level."""
+    mart, measure = t.name.split(".")
+    dimensions = tuple(c for c in t.coordinates.columns if c != "gebiedscode")
+    cells = t.coordinates.with_columns(
+        pl.col("gebiedscode").str.slice(0, 2).replace_strict(LEVELS).alias("gebiedsniveau"),
+        pl.Series("value", np.where(hidden, np.nan, t.values)).fill_nan(None),
+    ).select("gebiedsniveau", "gebiedscode", *dimensions, "value")
+    return PublishedTable(mart, measure, dimensions, cells)
+
+
+def audit_links(
+    tables: Sequence[ProtectionTable], links: Sequence[CellLink]
+) -> list[tuple[tuple[str, str], tuple[str, str]]]:
+    def key(n: int) -> tuple[str, str]:
+        mart, measure = tables[n].name.split(".")
+        return mart, measure
+
+    return [(key(link.table), key(link.other)) for link in links]
+
+
+def protect_and_check(
+    tables: Sequence[ProtectionTable], links: Sequence[CellLink] = ()
+) -> ReleaseProtection:
+    """Protect, then attack what is published: no primary cell narrowed below its
+    requirement, no hidden cell below the secondary width; the audit agrees."""
+    result = protect_release(tables, links)
+    for t, hidden, primary in zip(tables, result.suppressed, result.primary, strict=True):
+        np.testing.assert_array_equal(primary, t.primary)
+        assert not (t.primary & ~hidden).any(), "a primary cell is published"
+    for (n, cell), (low, high) in attack(tables, links, result.suppressed).items():
+        t = tables[n]
+        value = t.values[cell]
+        where = f"{t.name} {t.coordinates.row(cell)} = {value:g}: [{low:g}, {high:g}]"
+        assert high - low >= t.secondary_width - TOLERANCE, f"too narrow: {where}"
+        if t.primary[cell]:
+            assert low <= value - t.lower[cell] + TOLERANCE, f"lower bound too tight: {where}"
+            assert high >= value + t.upper[cell] - TOLERANCE, f"upper bound too tight: {where}"
+    if all("gebiedscode" in t.coordinates.columns for t in tables):
+        audits = audit_release(
+            [published(t, hidden) for t, hidden in zip(tables, result.suppressed, strict=True)],
+            audit_links(tables, links),
+            [int(t.secondary_width) for t in tables],
+        )
+        for audit in audits:
+            assert audit.too_narrow == (), audit.too_narrow
+    return result
+
+
+def hidden_cells(t: ProtectionTable, hidden: np.ndarray) -> set[tuple[str, ...]]:
+    return {cell for cell, h in zip(t.coordinates.iter_rows(), hidden, strict=True) if h}
+
+
+def assert_no_relation_has_one_hidden_cell(t: ProtectionTable, hidden: np.ndarray) -> None:
+    # A total with exactly one hidden cell among it and its parts gives that cell away.
+    for total, parts in relations(t):
+        members = [total, *parts]
+        assert hidden[members].sum() != 1, [t.coordinates.row(i) for i in members]
+
+
+def grid(rows: Mapping[str, Sequence[int]], columns: str) -> ProtectionTable:
+    """A rij x kolom table with row and column totals, in one gemeente."""
+    axes = {
+        "gebiedscode": ONE_GEMEENTE,
+        "rij": dimension(*rows),
+        "kolom": dimension(*columns),
+    }
+    leaves = {
+        ("GM0001", r, c): value
+        for r, line in rows.items()
+        for c, value in zip(columns, line, strict=True)
+    }
+    return full_table("mart.n", axes, leaves)
+
+
+def hidden_at(t: ProtectionTable, hidden: np.ndarray, *cell: str) -> bool:
+    return bool(hidden[cell_index(t)[cell]])
+
+
+# The cases.
+
+
+def test_a_cell_suppressed_alone_in_its_row_gets_complements_in_its_row_and_column():
+    t = grid({"a": [3, 12, 15], "b": [14, 11, 20], "c": [16, 18, 13]}, "xyz")
+    assert t.primary.sum() == 1
+    result = protect_and_check([t])
+    hidden = result.suppressed[0]
+    assert_no_relation_has_one_hidden_cell(t, hidden)
+    assert hidden.sum() >= 4  # at least the corners of a rectangle
+    # Its row and its column each hide another cell.
+    cells = hidden_cells(t, hidden)
+    assert len({c for c in cells if c[1] == "a"}) >= 2
+    assert len({c for c in cells if c[2] == "x"}) >= 2
+
+
+@pytest.mark.parametrize("along", ["row", "column"])
+def test_two_small_cells_sharing_a_line_cannot_protect_each_other_alone(along):
+    # 1 and 2 in one line: each can only move as far as the other can absorb, so neither
+    # could rise by P without more complements; the orthogonal lines have one each.
+    rows = {"a": [1, 2, 20], "b": [15, 12, 30], "c": [18, 25, 11]}
+    if along == "column":
+        rows = {r: [rows[c][i] for c in "abc"] for i, r in enumerate("abc")}
+    t = grid(rows, "abc")
+    assert t.primary.sum() == 2
+    result = protect_and_check([t])
+    hidden = result.suppressed[0]
+    assert_no_relation_has_one_hidden_cell(t, hidden)
+    assert hidden.sum() > 2
+
+
+def test_published_zeros_stay_published_next_to_ones():
+    rows = {
+        "a": [1, 0, 0, 12],
+        "b": [0, 1, 0, 14],
+        "c": [0, 0, 0, 20],
+        "d": [13, 11, 0, 19],
+    }
+    t = grid(rows, "wxyz")
+    assert t.primary.sum() == 2
+    result = protect_and_check([t])
+    hidden = result.suppressed[0]
+    # A zero cannot fall, so hiding it protects nothing: it would only need complements.
+    assert not (hidden & (t.values == 0)).any(), hidden_cells(t, hidden & (t.values == 0))
+    assert_no_relation_has_one_hidden_cell(t, hidden)
+
+
+def test_three_singletons_in_one_row_are_each_protected_up_to_p_and_down_to_zero():
+    t = grid({"a": [1, 1, 1, 20], "b": [12, 15, 11, 14], "c": [19, 13, 16, 17]}, "wxyz")
+    assert t.primary.sum() == 3
+    result = protect_and_check([t])
+    hidden = result.suppressed[0]
+    assert_no_relation_has_one_hidden_cell(t, hidden)
+    # The singletons together can fall by 3 at most: rising by P needs a row cell or the
+    # row total that can absorb it.
+    assert hidden_at(t, hidden, "GM0001", "a", "z") or hidden_at(t, hidden, "GM0001", "a", "totaal")
+
+
+AREAS: Axis = {
+    "GM0001": None,
+    "WK000101": "GM0001",
+    "WK000102": "GM0001",
+    "BU00010101": "WK000101",
+    "BU00010102": "WK000101",
+    "BU00010201": "WK000102",
+    "BU00010202": "WK000102",
+}
+
+
+def linked_release() -> tuple[list[ProtectionTable], list[CellLink]]:
+    """A: area x leeftijd x geslacht; B: area x leeftijd, equal to A at geslacht totaal.
+    Buurt 0101's young are few (3 + 4 = 7): a primary cell in both tables."""
+    leeftijd, geslacht = dimension("jong", "oud"), dimension("m", "v")
+    counts = {
+        "BU00010101": (3, 4, 15, 18),
+        "BU00010102": (12, 11, 14, 20),
+        "BU00010201": (16, 2, 13, 17),
+        "BU00010202": (19, 12, 11, 21),
+    }
+    groups = [("jong", "m"), ("jong", "v"), ("oud", "m"), ("oud", "v")]
+    leaves = {
+        (bu, *group): n
+        for bu, line in counts.items()
+        for group, n in zip(groups, line, strict=True)
+    }
+    a = full_table(
+        "bevolking.inwoners",
+        {"gebiedscode": AREAS, "leeftijd": leeftijd, "geslacht": geslacht},
+        leaves,
+    )
+    b_leaves = {(bu, age): leaves[(bu, age, "m")] + leaves[(bu, age, "v")] for bu, age, _ in leaves}
+    b = full_table("bijstand.inwoners", {"gebiedscode": AREAS, "leeftijd": leeftijd}, b_leaves)
+    at_total = cell_index(a)
+    pairs = [(i, at_total[(*cell, "totaal")]) for i, cell in enumerate(b.coordinates.iter_rows())]
+    link = CellLink(1, np.array([i for i, _ in pairs]), 0, np.array([j for _, j in pairs]))
+    return [a, b], [link]
+
+
+def test_linked_tables_hide_a_shared_cell_in_both_or_in_neither():
+    tables, links = linked_release()
+    a, b = tables
+    np.testing.assert_array_equal(b.values[links[0].cells], a.values[links[0].other_cells])
+    assert b.primary.sum() == 1 and a.primary.sum() == 4
+    result = protect_and_check(tables, links)
+    hidden_a, hidden_b = result.suppressed
+    np.testing.assert_array_equal(hidden_b[links[0].cells], hidden_a[links[0].other_cells])
+
+
+def test_a_wijk_with_one_buurt_is_hidden_with_its_buurt():
+    areas = {
+        "GM0001": None,
+        "WK000101": "GM0001",
+        "BU00010101": "WK000101",  # the only buurt of its wijk: the two are equal
+        "WK000102": "GM0001",
+        "BU00010201": "WK000102",
+        "BU00010202": "WK000102",
+    }
+    leaves = {
+        ("BU00010101", "a"): 14,
+        ("BU00010101", "b"): 17,
+        ("BU00010201", "a"): 12,
+        ("BU00010201", "b"): 15,
+        ("BU00010202", "a"): 20,
+        ("BU00010202", "b"): 11,
+    }
+    t = full_table("mart.n", {"gebiedscode": areas, "leeftijd": dimension("a", "b")}, leaves)
+    assert not t.primary.any()
+    # Only the buurt cell is primary (as a rule on buurten alone would flag it): its wijk
+    # shows the same value unless protection hides it too.
+    primary = np.zeros(len(t.values), dtype=bool)
+    primary[cell_index(t)[("BU00010101", "a")]] = True
+    t = replace(
+        t, primary=primary, upper=np.where(primary, P, 0.0), lower=np.where(primary, P, 0.0)
+    )
+    result = protect_and_check([t])
+    hidden = result.suppressed[0]
+    assert hidden_at(t, hidden, "WK000101", "a")
+    for category in ("a", "b", "totaal"):
+        assert hidden_at(t, hidden, "BU00010101", category) == hidden_at(
+            t, hidden, "WK000101", category
+        ), category
+    assert_no_relation_has_one_hidden_cell(t, hidden)
+
+
+def group_disclosure_table() -> ProtectionTable:
+    """Row a: everyone in category x (25 of 25). The cell must not be shown to be the whole
+    group: it must be able to fall by P; above, its published group total bounds it."""
+    t = grid({"a": [25, 0, 0], "b": [14, 11, 20], "c": [16, 18, 13]}, "xyz")
+    primary = np.zeros(len(t.values), dtype=bool)
+    primary[cell_index(t)[("GM0001", "a", "x")]] = True
+    return replace(
+        t,
+        primary=primary,
+        upper=np.zeros(len(t.values)),
+        lower=np.where(primary, P, 0.0),
+        raise_zeros=primary,
+    )
+
+
+def test_a_cell_equal_to_its_group_total_can_fall_by_p():
+    t = group_disclosure_table()
+    result = protect_and_check([t])
+    hidden = result.suppressed[0]
+    assert_no_relation_has_one_hidden_cell(t, hidden)
+    # It falls while a zero beside it rises: the group total can stay published.
+    assert not hidden_at(t, hidden, "GM0001", "a", "totaal")
+
+
+def test_a_group_disclosure_cell_is_not_shown_to_be_its_whole_group():
+    t = group_disclosure_table()
+    hidden = protect_release([t]).suppressed[0]
+    index = cell_index(t)
+    # total(a) - (a, x) = (a, y) + (a, z): with both published the attacker knows every
+    # member of group a is in category x, however wide the intervals of the cell and total.
+    assert hidden[[index[("GM0001", "a", c)] for c in "yz"]].any()
+
+
+def random_release(seed: int) -> list[ProtectionTable]:
+    rng = np.random.default_rng(seed)
+    areas: dict[str, str | None] = {"GM0001": None}
+    for w in range(1, 4):
+        areas[f"WK0001{w:02d}"] = "GM0001"
+        for b in range(1, 4):
+            areas[f"BU0001{w:02d}{b:02d}"] = f"WK0001{w:02d}"
+    categories = dimension("a", "b", "c")
+    leaves = {
+        (area, c): int(rng.choice([0, 1, 2, 3, 5, 8, 12, 20, 30]))
+        for area in areas
+        if area.startswith("BU")
+        for c in "abc"
+    }
+    return [full_table("mart.n", {"gebiedscode": areas, "categorie": categories}, leaves)]
+
+
+def test_the_same_tables_give_the_same_pattern():
+    first = protect_release(random_release(11))
+    second = protect_release(random_release(11))
+    assert first.suppressed[0].sum() > first.primary[0].sum()  # complements were chosen
+    for a, b in zip(first.suppressed, second.suppressed, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert first.stats == second.stats
+
+
+def test_a_table_without_primary_cells_hides_nothing():
+    t = grid({"a": [0, 12, 15], "b": [14, 11, 20], "c": [16, 18, 0]}, "xyz")
+    assert not t.primary.any()
+    result = protect_release([t])
+    assert not result.suppressed[0].any()
+    assert result.stats.secondary == 0
+
+
+# Property: random microdata aggregated into random hierarchies.
+
+
+@st.composite
+def microdata_tables(draw) -> ProtectionTable:
+    """1 gemeente, 1-3 wijken of 1-3 buurten, one additive dimension of 2-4 categories:
+    the counts of random microdata per buurt and category, mostly small."""
+    areas: dict[str, str | None] = {"GM0001": None}
+    for w in range(1, draw(st.integers(1, 3)) + 1):
+        areas[f"WK0001{w:02d}"] = "GM0001"
+        for b in range(1, draw(st.integers(1, 3)) + 1):
+            areas[f"BU0001{w:02d}{b:02d}"] = f"WK0001{w:02d}"
+    categories = "abcd"[: draw(st.integers(2, 4))]
+    count = st.one_of(st.integers(0, 3), st.integers(0, 12), st.integers(0, 30))
+    leaves = {(area, c): draw(count) for area in areas if area.startswith("BU") for c in categories}
+    return full_table("mart.n", {"gebiedscode": areas, "categorie": dimension(*categories)}, leaves)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(microdata_tables())
+def test_random_tables_keep_every_interval_against_the_attack(t):
+    result = protect_and_check([t])
+    hidden = result.suppressed[0]
+    assert not (hidden & (t.values == 0)).any()
