@@ -12,6 +12,7 @@ import polars as pl
 import pytest
 
 from udc.marts.build import SECRET_SUFFIX
+from udc.marts.cellkey import cell_keys, load_ptable, perturb, record_keys
 from udc.marts.definitions import (
     TOTAL,
     MartDefinition,
@@ -572,3 +573,37 @@ def test_a_published_mart_read_back_from_parquet_passes_the_audit(lake, definiti
     kv = store.current(definition.name).metadata  # type: ignore[union-attr]
     assert kv["udc.suppressed"] == str(built.primary_suppressed + built.secondary_suppressed)
     assert not any("primary" in key or "unplaced" in key for key in kv)
+
+
+def test_a_cell_key_mart_perturbs_every_cell_by_its_contributors_and_hides_nothing(
+    lake, definitions
+):
+    definition = dataclasses.replace(definitions["bevolking_buurt"], protection="cell_key")
+    built = build_mart(definition, lake, PEILDATUM)
+    exact = build_mart(unprotected(definitions["bevolking_buurt"]), lake, PEILDATUM).frame
+    published = built.frame["personen"]
+    assert not built.frame["personen_geheim"].any() and published.null_count() == 0
+    assert not published.is_in([1, 2]).any()
+    assert (published.filter(exact["personen"] == 0) == 0).all()
+    assert (published != exact["personen"]).any()
+    assert (published - exact["personen"]).abs().max() <= 2
+    # The noise is the p-table's at the cell key of each cell's own residents.
+    ptable = load_ptable()
+    brp = lake["brp"].join(
+        lake["buurtindeling"], on=["postcode", "huisnummer"], how="inner"
+    ).filter(pl.col("buurtcode") == "BU99990101")
+    key = cell_keys(np.array([record_keys(brp["pseudonym"]).cast(pl.Int64).sum()]))
+    total = exact.filter(
+        (pl.col("gebiedscode") == "BU99990101")
+        & (pl.col("leeftijdsklasse") == TOTAL)
+        & (pl.col("geslacht") == TOTAL)
+    )["personen"].to_numpy()
+    expected = perturb(total, key, ptable)
+    row = built.frame.filter(
+        (pl.col("gebiedscode") == "BU99990101")
+        & (pl.col("leeftijdsklasse") == TOTAL)
+        & (pl.col("geslacht") == TOTAL)
+    )
+    assert row["personen"].to_list() == expected.tolist()
+    assert build_mart(definition, lake, PEILDATUM).frame.equals(built.frame)
+    assert built.publication_metadata([], "fp")["protection"] == "cell_key"

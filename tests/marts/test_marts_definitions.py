@@ -215,15 +215,38 @@ def test_a_ratios_group_disclosure_must_be_a_boolean():
         definition_from_dict(definition)
 
 
+def test_magnitude_measures_are_an_unknown_setting():
+    definition = raw("bevolking_buurt")
+    first_measure(definition).update(kind="magnitude")
+    with pytest.raises(MartError, match=r"measures.personen: unknown setting\(s\) \['kind'\]$"):
+        definition_from_dict(definition)
+
+
+def test_the_cell_key_method_is_chosen_per_mart_with_its_ptable():
+    assert definition_from_dict(raw("bevolking_buurt")).protection == "suppression"
+    definition = raw("incidenten_buurt_maand") | {"protection": "cell_key"}
+    parsed = definition_from_dict(definition)
+    assert (parsed.protection, parsed.ptable) == ("cell_key", "default")
+    assert definition_from_dict(definition | {"ptable": "strenger"}).ptable == "strenger"
+
+
 @pytest.mark.parametrize(
-    ("change", "where"),
+    ("change", "message"),
     [
-        (lambda r: first_measure(r).update(kind="magnitude"), "measures.personen: unknown"),
-        (lambda r: r.update(protection="cell_key"), "bevolking_buurt: unknown"),
+        ({"protection": "ruis"}, "protection must be one of"),
+        ({"ptable": "default"}, "for protection = 'cell_key' only"),
+        ({"protection": "cell_key", "ptable": "../x"}, "must be lower-case"),
     ],
 )
-def test_magnitude_measures_and_the_cell_key_method_are_unknown_settings(change, where):
-    definition = raw("bevolking_buurt")
-    change(definition)
-    with pytest.raises(MartError, match=rf"{where} setting\(s\) \['(kind|protection)'\]$"):
-        definition_from_dict(definition)
+def test_a_bad_protection_setting_is_refused(change, message):
+    with pytest.raises(MartError, match=message):
+        definition_from_dict(raw("incidenten_buurt_maand") | change)
+
+
+def test_cells_two_marts_share_need_the_same_protection(tmp_path):
+    text = (PACKAGED_DEFINITIONS / "bevolking_buurt.toml").read_text(encoding="utf-8")
+    (tmp_path / "bevolking_buurt.toml").write_text(
+        'protection = "cell_key"\n' + text, encoding="utf-8"
+    )
+    with pytest.raises(MartError, match="cells two marts share need the same protection"):
+        load_definitions(tmp_path)

@@ -146,7 +146,11 @@ def publish_release(
     built_names = [c.definition.name for c in counted]
     try:
         with timed(seconds, "protect"):
-            built, _ = protect_marts(counted)
+            built, _ = protect_marts(counted, [res.workspace.root / "config" / "ptables"])
+    except MartError as exc:
+        return outcomes + _failed(
+            built_names, peildatum, f"not built: {exc}; the last published version stays"
+        )
     except DisclosureError as exc:
         return outcomes + _failed(
             built_names,
@@ -309,7 +313,12 @@ def published_marts(ws: Workspace) -> list[dict]:
                     }
                     for a in res.catalog.latest_audits(name, release.release_id)
                 ]
-                or "not audited yet: run `udc marts audit`",
+                or (
+                    "cell key method: every cell perturbed, nothing hidden, not audited"
+                    if release.metadata.get("udc.protection") == "cell_key"
+                    else "not audited yet: run `udc marts audit`"
+                ),
+                "protection": release.metadata.get("udc.protection", "suppression"),
             }
         )
     return found

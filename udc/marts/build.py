@@ -23,6 +23,7 @@ import duckdb
 import numpy as np
 import polars as pl
 
+from udc.marts.cellkey import record_keys
 from udc.marts.definitions import (
     GEOGRAPHY_LEVELS,
     GEOGRAPHY_SOURCE,
@@ -88,6 +89,7 @@ class MartTable:
             "peildatum": self.peildatum.isoformat(),
             "min_cell_size": definition.min_cell_size,
             "protection_level": definition.protection_level or definition.min_cell_size,
+            "protection": definition.protection,
             "dimensions": [d.name for d in definition.dimensions],
             "measures": [m.name for m in definition.measures],
             "deliveries": list(deliveries),
@@ -128,7 +130,8 @@ def _quoted(name: str) -> str:
 def _count_measure(
     con: duckdb.DuckDBPyConnection, definition: MartDefinition, measure: Measure
 ) -> tuple[pl.DataFrame, int]:
-    """Distinct units per finest area and dimension values (column ``_n``), and the number of
+    """Distinct units per finest area and dimension values (column ``_n``; under the cell key
+    method also the sum of their record keys, ``_k``), and the number of
     distinct units whose area is not in the geography. Counting happens in DuckDB, so the
     microdata never leave the restricted connection."""
     where = f"{definition.name}.{measure.name}"
@@ -180,6 +183,11 @@ def _count_measure(
         counts = con.sql(
             f"SELECT {keys}, CAST(count(*) AS BIGINT) AS _n FROM _placed GROUP BY {keys}"
         ).to_arrow_table()
+        placed = (
+            con.sql(f"SELECT {keys}, unit_id FROM _placed").to_arrow_table()
+            if definition.protection == "cell_key"
+            else None
+        )
     except duckdb.Error as exc:
         raise MartError(f"{where}: {exc}") from None
     if twice[0]:
@@ -189,6 +197,14 @@ def _count_measure(
         )
     frame = pl.from_arrow(counts)
     assert isinstance(frame, pl.DataFrame)
+    if placed is not None:
+        contributors = pl.from_arrow(placed)
+        assert isinstance(contributors, pl.DataFrame)
+        # Int64 sums of 32-bit keys keep their residue modulo 2**32 (cellkey.cell_keys).
+        sums = contributors.with_columns(
+            record_keys(contributors["unit_id"]).cast(pl.Int64).alias("_k")
+        ).group_by([code, *dimensions]).agg(pl.col("_k").sum())
+        frame = frame.join(sums, on=[code, *dimensions], how="left")
     return frame, int(unplaced[0])
 
 
@@ -269,6 +285,7 @@ def _aggregate(
     counts: pl.DataFrame,
     level_map: pl.DataFrame,
     grid: pl.DataFrame,
+    column: str = "_n",
 ) -> np.ndarray:
     """Distinct-unit counts for every grid cell. Totals are sums of the finest counts, which
     equal distinct counts because ``_count_measure`` checked that no unit is in two cells
@@ -279,18 +296,18 @@ def _aggregate(
     parts = []
     for i in range(len(definition.geography)):
         level_code = definition.finest_code if i == 0 else f"_l{i}"
-        at_level = base.select(pl.col(level_code).alias(CODE_COLUMN), *dimensions, "_n")
+        at_level = base.select(pl.col(level_code).alias(CODE_COLUMN), *dimensions, column)
         for size in range(len(additive) + 1):
             for totals in itertools.combinations(additive, size):
                 parts.append(
                     at_level.with_columns(pl.lit(TOTAL).alias(d) for d in totals)
                     .group_by(CODE_COLUMN, *dimensions)
-                    .agg(pl.col("_n").sum())
+                    .agg(pl.col(column).sum())
                 )
     keyed = grid.join(
         pl.concat(parts), on=[CODE_COLUMN, *dimensions], how="left", maintain_order="left"
     )
-    return keyed["_n"].fill_null(0).to_numpy()
+    return keyed[column].fill_null(0).to_numpy()
 
 
 def _hierarchies(
@@ -344,6 +361,8 @@ class MeasureCounts:
     values: np.ndarray
     hierarchies: tuple[Hierarchy, ...]
     unplaced: int  # distinct units whose address is not in the buurtindeling
+    # Cell key method: per cell the sum of its contributors' record keys (else None).
+    record_key_sums: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -382,6 +401,11 @@ def count_mart(
                 values=_aggregate(definition, measure, counts[measure.name], level_map, grid),
                 hierarchies=tuple(_hierarchies(definition, measure, geography, domains)),
                 unplaced=unplaced[measure.name],
+                record_key_sums=(
+                    _aggregate(definition, measure, counts[measure.name], level_map, grid, "_k")
+                    if definition.protection == "cell_key"
+                    else None
+                ),
             )
         )
     return MartCounts(definition, peildatum, geography, domains, tuple(measures))

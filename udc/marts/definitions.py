@@ -15,7 +15,9 @@ NULL when the address cannot be placed) and one column per dimension of the meas
 Coarser levels, names and totals are derived by the build, never by the query, so totals
 always equal the sum of their children.
 
-Count cells are protected by suppression. The mart's ``protection_level`` (default its
+Count cells are protected by suppression (``protection = "suppression"``, the default) or
+by the cell key method (``protection = "cell_key"`` with a ``ptable``: every cell
+perturbed, nothing hidden, see ``cellkey``). The mart's ``protection_level`` (default its
 ``min_cell_size``) is the margin every suppressed count cell keeps in the attacker's
 interval, above and below its value. ``group_disclosure`` on a measure (the dimensions to
 check) or on a ratio (default true) flags the cells in which a whole group shares the
@@ -36,6 +38,7 @@ NAME = re.compile(r"^[a-z][a-z0-9_]{1,60}$")
 TOTAL = "totaal"
 UNKNOWN = "onbekend"
 DEFAULT_MIN_CELL_SIZE = 10
+PROTECTIONS = ("suppression", "cell_key")
 DEFAULT_MIN_DENOMINATOR = 100  # CBS practice: no share of a group smaller than 100
 
 # The CBS hierarchy: level -> (code column, name column) in the geography source.
@@ -106,6 +109,10 @@ class MartDefinition:
     # The margin every suppressed count cell keeps in the attacker's interval, above and
     # below its value; None means min_cell_size (resolved on construction, so always an int).
     protection_level: int | None = None
+    # "suppression", or "cell_key": every cell perturbed by the p-table ``ptable`` (a file
+    # ``<ptable>.toml`` in the workspace's config/ptables or udc/marts/ptables), nothing hidden.
+    protection: str = "suppression"
+    ptable: str = "default"
 
     def __post_init__(self) -> None:
         if self.protection_level is None:
@@ -258,7 +265,7 @@ def definition_from_dict(raw: Mapping[str, object]) -> MartDefinition:
         (
             "name", "title", "purpose", "min_cell_size", "geography",
             "inputs", "dimensions", "measures", "ratios",
-            "protection_level",
+            "protection_level", "protection", "ptable",
         ),
     )  # fmt: skip
     purpose = raw.get("purpose")
@@ -286,6 +293,14 @@ def definition_from_dict(raw: Mapping[str, object]) -> MartDefinition:
     protection_level = _positive_int(
         f"{name}.protection_level", raw.get("protection_level", min_cell_size)
     )
+    protection = raw.get("protection", "suppression")
+    if protection not in PROTECTIONS:
+        raise MartError(f"{name}.protection must be one of {list(PROTECTIONS)}")
+    ptable = raw.get("ptable", "default")
+    if "ptable" in raw and protection != "cell_key":
+        raise MartError(f"{name}.ptable: a p-table is for protection = 'cell_key' only")
+    if not isinstance(ptable, str) or not NAME.match(ptable):
+        raise MartError(f"{name}.ptable: {ptable!r} must be lower-case letters, digits, _")
     return MartDefinition(
         name=name,
         title=str(raw.get("title", name)),
@@ -297,6 +312,8 @@ def definition_from_dict(raw: Mapping[str, object]) -> MartDefinition:
         ratios=ratios,
         min_cell_size=min_cell_size,
         protection_level=protection_level,
+        protection=str(protection),
+        ptable=ptable,
     )
 
 
@@ -333,6 +350,12 @@ def _check_links(definitions: Mapping[str, MartDefinition]) -> None:
                 raise MartError(f"{where}: no mart measure {measure.same_as!r}")
             if not set(measure.dimensions) <= set(found[0].dimensions):
                 raise MartError(f"{where}: {measure.same_as} lacks dimensions of this measure")
+            if target is not None and target.protection != definition.protection:
+                # A perturbed twin of a hidden cell would publish it, give or take the noise.
+                raise MartError(
+                    f"{where}: {mart} is protected by {target.protection}, this mart by "
+                    f"{definition.protection}; cells two marts share need the same protection"
+                )
 
 
 def columns_needed(definitions: Mapping[str, MartDefinition]) -> dict[str, set[str]]:

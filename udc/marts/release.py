@@ -15,13 +15,16 @@ Primary rules and what a primary cell must keep (``p`` = the mart's protection l
   published zeros beside it, which would otherwise show that the rest of the group is
   empty.
 
-Complements keep a width of ``p`` (``ProtectionTable.secondary_width``).
+Complements keep a width of ``p`` (``ProtectionTable.secondary_width``). A mart under the
+cell key method is not suppressed: each of its cells is perturbed by its cell key.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from datetime import date
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -34,7 +37,8 @@ from udc.marts.build import (
     assemble_mart,
     count_mart,
 )
-from udc.marts.definitions import TOTAL, MartDefinition
+from udc.marts.cellkey import CellKeyError, PTable, cell_keys, find_ptable, perturb
+from udc.marts.definitions import TOTAL, MartDefinition, MartError
 from udc.marts.primary import along_dimension_totals, count_unsafe, group_disclosure_unsafe
 from udc.marts.protection import (
     CellLink,
@@ -119,18 +123,43 @@ def release_links(marts: Sequence[MartCounts]) -> list[CellLink]:
     return links
 
 
-def protect_marts(marts: Sequence[MartCounts]) -> tuple[list[MartTable], ProtectionStats]:
-    """Protect the marts of one release together and assemble what analysts read."""
-    tables = [protection_table(counts, t) for counts in marts for t in counts.measures]
-    result = protect_release(tables, release_links(marts))
-    built, at = [], 0
-    for counts in marts:
+def _perturbed(counts: MartCounts, ptable: PTable) -> MartTable:
+    """A cell key mart: every count perturbed by its cell key, nothing hidden."""
+    measures, nothing = [], []
+    for table in counts.measures:
+        assert table.record_key_sums is not None
+        keys = cell_keys(table.record_key_sums)
+        measures.append(dataclasses.replace(table, values=perturb(table.values, keys, ptable)))
+        nothing.append(np.zeros(len(table.values), dtype=bool))
+    return assemble_mart(dataclasses.replace(counts, measures=tuple(measures)), nothing, nothing)
+
+
+def protect_marts(
+    marts: Sequence[MartCounts], ptable_folders: Sequence[Path] = ()
+) -> tuple[list[MartTable], ProtectionStats]:
+    """Protect the marts of one release together and assemble what analysts read. Marts
+    under the cell key method are perturbed instead (``definitions`` forbids them to share
+    cells with suppressed marts)."""
+    suppressed = [c for c in marts if c.definition.protection == "suppression"]
+    tables = [protection_table(counts, t) for counts in suppressed for t in counts.measures]
+    result = protect_release(tables, release_links(suppressed))
+    built: dict[str, MartTable] = {}
+    at = 0
+    for counts in suppressed:
         n = len(counts.measures)
-        built.append(
-            assemble_mart(counts, result.suppressed[at : at + n], result.primary[at : at + n])
+        built[counts.definition.name] = assemble_mart(
+            counts, result.suppressed[at : at + n], result.primary[at : at + n]
         )
         at += n
-    return built, result.stats
+    for counts in marts:
+        definition = counts.definition
+        if definition.protection == "cell_key":
+            try:
+                ptable = find_ptable(definition.ptable, *ptable_folders)
+            except CellKeyError as exc:
+                raise MartError(f"{definition.name}: {exc}") from None
+            built[definition.name] = _perturbed(counts, ptable)
+    return [built[c.definition.name] for c in marts], result.stats
 
 
 def build_mart(
