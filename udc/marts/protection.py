@@ -24,17 +24,22 @@ information loss ``1 + value`` (a suppressed cell and its mass; hidden cells cos
     subject to R_W (y+ - y-) = 0 for every demand,  y+_t = upper_t (or y-_t = lower_t),
                y-_j <= x_j,  y+_j + y-_j <= M s_j for published j,  s_j in {0, 1}
 
-over a window ``W`` of cells around the target (cells outside it stay put, so a window's
-direction is a direction of the whole system; a window that admits none is widened to
-the target's whole component). Two modes:
+over a window ``W`` of cells (cells outside it stay put, so a window's direction is a
+direction of the whole system). Two modes:
 
 - *exact*: one mixed-integer program for all cells needing protection in a component at
-  once (shared ``s``, whole ``y``), when it has at most ``EXACT_LIMIT`` flow variables;
-  HiGHS proves the pattern optimal for those cells.
-- *heuristic* above that size: one cell at a time in a fixed order, each program the
-  linear relaxation (fixed-charge costs spread per unit of movement); a fractional
-  direction is solved again with whole ``y``. Cells are processed once; a cell already
-  certified costs nothing.
+  once (shared ``s``, whole ``y``), when it has at most ``EXACT_CELLS`` cells and
+  ``EXACT_LIMIT`` flow variables; HiGHS finds the cheapest pattern for those cells (unless
+  ``MIP_NODE_LIMIT`` stops it first; complements then needing protection of their own
+  get a program of their own, so the whole is not proven optimal).
+- *heuristic* above that size, one cell at a time in a fixed order (a cell already
+  certified costs nothing): first the cheapest box of complements in the cell's own table
+  (``boxes``, the hypercube method), then the linear relaxation of the program over a
+  window of the area hierarchy (the areas under the cell's parent, at most
+  ``WINDOW_CELLS`` cells, else the cell's area with its ``SIBLINGS`` siblings of most
+  mass), then over the whole component. A fractional direction is solved again with
+  whole ``y`` in windows of at most ``WINDOW_CELLS``; above that it is kept, a
+  certificate against the linear relaxation only (counted in ``ProtectionStats``).
 
 Cells hidden as complements get a requirement of their own (``secondary_width``: a width
 of at least that, split over both sides), so no hidden cell is narrowed below the width
@@ -460,7 +465,8 @@ def _protect_component(
         upper[fresh] = secondary_width[fresh] - lower[fresh]
         required[newly] = True
         demands = _needs(newly, upper, lower, raise_zeros, certificates)
-        stats.certified_by_earlier += 2 * len(newly) - len(demands)
+        sides = int((upper[newly] > 0).sum() + (lower[newly] > 0).sum())
+        stats.certified_by_earlier += sides - len(demands)
         if not demands:
             continue
         flow_variables = 2 * len(component) * len(demands)
