@@ -14,6 +14,8 @@ gemeente (4) + wijk (2), ``GM`` + gemeente (4).
 from __future__ import annotations
 
 import math
+import os
+import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -129,12 +131,32 @@ def _relation_matrix(n_cells: int, found: Sequence[tuple[int, list[int]]]) -> cs
     return coo_matrix((coefficients, (rows, columns)), shape=shape).tocsr()
 
 
+_BANNER_SHOWN = []
+
+
+def _new_highs() -> highspy.Highs:
+    """A HiGHS instance. Its C++ constructor prints a banner to standard output once per
+    process, before any option can switch it off; that first time, stdout is muted."""
+    if _BANNER_SHOWN:
+        return highspy.Highs()
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 1)
+            return highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        _BANNER_SHOWN.append(True)
+
+
 class _Attack:
     """One component's linear program, solved once per bound with a warm start: after the
     first solve each cell's bounds take a few simplex pivots, not a solve from scratch."""
 
     def __init__(self, a_eq: csc_matrix, b_eq: np.ndarray) -> None:
-        self.highs = highspy.Highs()
+        self.highs = _new_highs()
         self.highs.setOptionValue("output_flag", False)
         # Only the objective changes between solves: the last basis stays primal feasible.
         self.highs.setOptionValue("simplex_strategy", 4)
