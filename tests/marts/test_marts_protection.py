@@ -282,6 +282,31 @@ def test_a_cell_suppressed_alone_in_its_row_gets_complements_in_its_row_and_colu
     assert len({c for c in cells if c[2] == "x"}) >= 2
 
 
+def small_cell_and_its_rectangle() -> tuple[ProtectionTable, np.ndarray]:
+    """A 3 in a 3 x 3 table, and the rectangle through it with the cheapest other corners."""
+    t = grid({"a": [3, 12, 15], "b": [14, 11, 20], "c": [16, 18, 13]}, "xyz")
+    rectangle = np.zeros(len(t.values), dtype=bool)
+    for cell in [("a", "x"), ("a", "y"), ("b", "x"), ("b", "y")]:
+        rectangle[cell_index(t)[("GM0001", *cell)]] = True
+    return t, rectangle
+
+
+def test_the_rectangle_through_one_small_cell_keeps_every_requirement():
+    # The known answer for the next test: every hidden cell swings 10 one way and 3 the
+    # other (width 13), the 3 reaches [0, 15].
+    t, rectangle = small_cell_and_its_rectangle()
+    for (_, cell), (low, high) in attack([t], [], [rectangle]).items():
+        assert high - low >= P
+        if t.primary[cell]:
+            assert low <= 0 and high >= t.values[cell] + P
+    assert audit_release([published(t, rectangle)], [], [P])[0].too_narrow == ()
+
+
+def test_one_small_cell_costs_no_more_than_the_cheapest_safe_rectangle():
+    t, rectangle = small_cell_and_its_rectangle()
+    assert protect_release([t]).suppressed[0].sum() <= rectangle.sum()
+
+
 @pytest.mark.parametrize("along", ["row", "column"])
 def test_two_small_cells_sharing_a_line_cannot_protect_each_other_alone(along):
     # 1 and 2 in one line: each can only move as far as the other can absorb, so neither

@@ -42,8 +42,9 @@ direction of the whole system). Two modes:
   certificate against the linear relaxation only (counted in ``ProtectionStats``).
 
 Cells hidden as complements get a requirement of their own (``secondary_width``: a width
-of at least that, split over both sides), so no hidden cell is narrowed below the width
-the audit demands. The result is deterministic: the same tables give the same pattern.
+of at least that, on either side; the direction that made a cell a complement usually
+gives it already), so no hidden cell is narrowed below the width the audit demands. The
+result is deterministic: the same tables give the same pattern.
 """
 
 from __future__ import annotations
@@ -368,15 +369,24 @@ def _apply(
     return True
 
 
+def _wide_enough(cell: int, width: np.ndarray, certificates: _Certificates) -> bool:
+    """A complement needs a width, on whichever sides: the directions found may give it."""
+    shown = certificates.up[cell] + certificates.down[cell]
+    return bool(width[cell] > 0 and shown >= width[cell] - TOLERANCE)
+
+
 def _needs(
     cells: np.ndarray,
     upper: np.ndarray,
     lower: np.ndarray,
+    width: np.ndarray,
     raise_zeros: np.ndarray,
     certificates: _Certificates,
 ) -> list[_Demand]:
     demands = []
     for cell in cells.tolist():
+        if _wide_enough(cell, width, certificates):
+            continue
         zeros = bool(raise_zeros[cell])
         if upper[cell] > 0 and certificates.up[cell] < upper[cell] - TOLERANCE:
             demands.append(_Demand(cell, float(upper[cell]), True, zeros))
@@ -385,7 +395,9 @@ def _needs(
     return demands
 
 
-def _still_needed(demand: _Demand, certificates: _Certificates) -> bool:
+def _still_needed(demand: _Demand, width: np.ndarray, certificates: _Certificates) -> bool:
+    if _wide_enough(demand.target, width, certificates):
+        return False
     shown = certificates.up if demand.rising else certificates.down
     return bool(shown[demand.target] < demand.amount - TOLERANCE)
 
@@ -455,16 +467,19 @@ def _protect_component(
     stats: ProtectionStats,
 ) -> None:
     required = np.zeros(len(system.values), dtype=bool)
+    width = np.zeros(len(system.values))
     while True:
         newly = component[hidden[component] & ~required[component]]
         if not len(newly):
             return
-        # A complement needs a width of its own: what it can fall (up to half), the rest up.
+        # A complement needs a width of its own, on either side; when the directions found
+        # so far do not give it, it asks what it can fall (up to half) and the rest up.
         fresh = newly[upper[newly] + lower[newly] == 0]
+        width[fresh] = secondary_width[fresh]
         lower[fresh] = np.minimum(system.values[fresh], np.floor(secondary_width[fresh] / 2))
         upper[fresh] = secondary_width[fresh] - lower[fresh]
         required[newly] = True
-        demands = _needs(newly, upper, lower, raise_zeros, certificates)
+        demands = _needs(newly, upper, lower, width, raise_zeros, certificates)
         sides = int((upper[newly] > 0).sum() + (lower[newly] > 0).sum())
         stats.certified_by_earlier += sides - len(demands)
         if not demands:
@@ -479,7 +494,7 @@ def _protect_component(
                 stats.exact_components += 1
                 continue
         for demand in demands:
-            if _still_needed(demand, certificates):
+            if _still_needed(demand, width, certificates):
                 _protect_one(system, component, demand, hidden, certificates, stats)
             else:
                 stats.certified_by_earlier += 1
