@@ -133,13 +133,13 @@ def relations(t: ProtectionTable) -> list[tuple[int, list[int]]]:
     return found
 
 
-def attack(
+def attacker_system(
     tables: Sequence[ProtectionTable],
     links: Sequence[CellLink],
     hidden: Sequence[np.ndarray],
-) -> dict[tuple[int, int], tuple[float, float]]:
-    """Per hidden (table, cell): the smallest and largest value the published cells allow,
-    with every relation of every table and every link."""
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """The hidden cells (numbered over all tables) and what the attacker knows of them:
+    ``A x = b`` from every relation of every table and every link, published cells fixed."""
     offsets = np.cumsum([0] + [len(t.values) for t in tables])
     values = np.concatenate([t.values for t in tables])
     mask = np.concatenate(hidden)
@@ -170,21 +170,51 @@ def attack(
         else:
             # Published cells alone: the table must add up as given.
             assert abs(constant) <= TOLERANCE
+    if not rows:
+        return unknown, None, None
+    return unknown, np.array(rows), np.array(rhs)
+
+
+def largest(objective: np.ndarray, a_eq: np.ndarray | None, b_eq: np.ndarray | None) -> float:
+    """The largest ``objective @ x`` over the hidden cells the attacker cannot exclude."""
+    result = linprog(-objective, A_eq=a_eq, b_eq=b_eq, bounds=(0, None), method="highs")
+    assert result.status in (0, 3), result.message  # optimal or unbounded
+    return np.inf if result.status == 3 else -result.fun
+
+
+def attack(
+    tables: Sequence[ProtectionTable],
+    links: Sequence[CellLink],
+    hidden: Sequence[np.ndarray],
+) -> dict[tuple[int, int], tuple[float, float]]:
+    """Per hidden (table, cell): the smallest and largest value the published cells allow,
+    with every relation of every table and every link."""
+    offsets = np.cumsum([0] + [len(t.values) for t in tables])
+    unknown, a_eq, b_eq = attacker_system(tables, links, hidden)
     found = {}
-    a_eq = np.array(rows) if rows else None
-    b_eq = np.array(rhs) if rows else None
     for k, cell in enumerate(unknown.tolist()):
         objective = np.zeros(len(unknown))
         objective[k] = 1.0
-        bounds = []
-        for sign in (1.0, -1.0):
-            result = linprog(sign * objective, A_eq=a_eq, b_eq=b_eq, bounds=(0, None),
-                             method="highs")  # fmt: skip
-            assert result.status in (0, 3), result.message  # optimal or unbounded
-            bounds.append(np.inf if result.status == 3 else sign * result.fun)
         n = int(np.searchsorted(offsets, cell, side="right")) - 1
-        found[(n, cell - int(offsets[n]))] = (bounds[0], bounds[1])
+        found[(n, cell - int(offsets[n]))] = (
+            -largest(-objective, a_eq, b_eq),
+            largest(objective, a_eq, b_eq),
+        )
     return found
+
+
+def largest_gap(t: ProtectionTable, hidden: np.ndarray, total: int, part: int) -> float:
+    """The largest ``total - part`` the published ``t`` allows: 0 proves the part is all
+    of the total."""
+    unknown, a_eq, b_eq = attacker_system([t], [], [hidden])
+    objective = np.zeros(len(unknown))
+    known = 0.0
+    for cell, sign in ((total, 1.0), (part, -1.0)):
+        if hidden[cell]:
+            objective[np.searchsorted(unknown, cell)] += sign
+        else:
+            known += sign * t.values[cell]
+    return known + (largest(objective, a_eq, b_eq) if objective.any() else 0.0)
 
 
 def published(t: ProtectionTable, hidden: np.ndarray) -> PublishedTable:
@@ -466,6 +496,58 @@ def test_a_group_disclosure_cell_is_not_shown_to_be_its_whole_group():
     # total(a) - (a, x) = (a, y) + (a, z): with both published the attacker knows every
     # member of group a is in category x, however wide the intervals of the cell and total.
     assert hidden[[index[("GM0001", "a", c)] for c in "yz"]].any()
+    assert largest_gap(t, hidden, index[("GM0001", "a", "totaal")], index[("GM0001", "a", "x")]) > 0
+
+
+def with_group_disclosure(t: ProtectionTable, dimension: str) -> ProtectionTable:
+    """The primary cells ``release`` sets: small counts (P above, down to 0 below) and cells
+    equal to their group total along ``dimension`` (P below; beside them zeros may go)."""
+    index = cell_index(t)
+    d = t.coordinates.columns.index(dimension)
+    totals = np.array(
+        [
+            t.values[index[(*cell[:d], "totaal", *cell[d + 1 :])]] if cell[d] != "totaal" else -1
+            for cell in t.coordinates.iter_rows()
+        ]
+    )
+    small = (t.values > 0) & (t.values < P)
+    whole = (t.values > 0) & (t.values == totals)
+    primary = small | whole
+    return replace(
+        t,
+        primary=primary,
+        upper=np.where(small, P, 0.0),
+        lower=np.where(primary, np.minimum(t.values, P), 0.0),
+        raise_zeros=whole,
+    )
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG (protection): a whole-group cell's falling certificate may move its group "
+    "total along with it (the total hidden for another cell), so the interval is kept but "
+    "the zeros beside it stay published and prove the cell is the whole group",
+)
+@pytest.mark.parametrize(
+    "rows",
+    [
+        # Row a: all 25 in x. Row b is small, so row a's total is hidden as a complement
+        # and (a, x) can fall together with it: no zero of row a needs to rise.
+        {"a": [25, 0, 0], "b": [2, 1, 3], "c": [16, 18, 13]},
+        # A small whole group: (a, x) = 3 = its total, itself primary.
+        {"a": [3, 0, 0], "b": [14, 11, 20], "c": [16, 18, 13]},
+    ],
+    ids=["total-hidden-for-another-cell", "small-whole-group"],
+)
+def test_a_whole_group_is_not_shown_when_its_total_is_hidden_too(rows):
+    t = with_group_disclosure(grid(rows, "xyz"), "kolom")
+    index = cell_index(t)
+    cell, total = index[("GM0001", "a", "x")], index[("GM0001", "a", "totaal")]
+    assert t.raise_zeros[cell]
+    hidden = protect_and_check([t]).suppressed[0]  # every interval is kept ...
+    assert hidden[total]
+    # ... yet the attacker proves (a, x) = total(a): everyone in row a is in category x.
+    assert largest_gap(t, hidden, total, cell) > 0
 
 
 def random_release(seed: int) -> list[ProtectionTable]:
@@ -515,12 +597,19 @@ def microdata_tables(draw) -> ProtectionTable:
         for b in range(1, draw(st.integers(1, 3)) + 1):
             areas[f"BU0001{w:02d}{b:02d}"] = f"WK0001{w:02d}"
     categories = "abcd"[: draw(st.integers(2, 4))]
-    count = st.one_of(st.integers(0, 3), st.integers(0, 12), st.integers(0, 30))
+    count = st.one_of(st.integers(0, 3), st.integers(0, 30))
     leaves = {(area, c): draw(count) for area in areas if area.startswith("BU") for c in categories}
     return full_table("mart.n", {"gebiedscode": areas, "categorie": dimension(*categories)}, leaves)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# Derandomized: one exact program takes from 0.01 s to over 10 s on tables of this size, so
+# fresh examples on every run would make the runtime of this file a lottery.
+@settings(
+    max_examples=40,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 @given(microdata_tables())
 def test_random_tables_keep_every_interval_against_the_attack(t):
     result = protect_and_check([t])
