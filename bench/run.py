@@ -122,17 +122,20 @@ def _relative(spans: dict[str, list[float]], start: float) -> dict[str, list[flo
 
 def disclosure_audit(workspace: Path) -> dict:
     """``udc marts audit`` over the published marts: its time and what it finds."""
-    from udc.flows.audit import audit_published, declared_links
+    from udc.flows.audit import audit_published, declared_groups, declared_links
     from udc.flows.resources import open_resources
 
     res = open_resources(workspace)
     started = time.perf_counter()
-    audits, _ = audit_published(res.store, declared_links(res.marts))
+    audits, _ = audit_published(
+        res.store, declared_links(res.marts), declared_groups(res.marts)
+    )
     return {
         "seconds": time.perf_counter() - started,
         "suppressed": sum(len(a.intervals) for a in audits),
         "exact": sum(len(a.exact) for a in audits),
         "too_narrow": sum(len(a.too_narrow) for a in audits),
+        "whole_groups": sum(len(a.whole_groups) for a in audits),
         "peak_rss_mb": peak_rss_mb(),
     }
 
@@ -161,7 +164,7 @@ def _one_complement_per_line(relations, values, hidden):
 
 def suppression_baseline(workspace: Path) -> dict:
     """The default marts protected by the baseline, and what the audit says of it."""
-    from udc.flows.audit import audit_input, audit_tables, declared_links
+    from udc.flows.audit import audit_input, audit_tables, declared_groups, declared_links
     from udc.flows.publish import choose_inputs
     from udc.flows.resources import open_resources
     from udc.marts.build import assemble_mart, count_mart
@@ -192,11 +195,13 @@ def suppression_baseline(workspace: Path) -> dict:
     audits = audit_tables(
         [audit_input(b.definition.name, b.frame, b.definition) for b in built],
         declared_links(res.marts),
+        declared_groups(res.marts),
     )
     return {
         "suppressed": suppressed,
         "exact": sum(len(a.exact) for a in audits),
         "too_narrow": sum(len(a.too_narrow) for a in audits),
+        "whole_groups": sum(len(a.whole_groups) for a in audits),
     }
 
 
@@ -297,6 +302,7 @@ def main(persons: int) -> None:
             "suppressed_cells": audit["suppressed"],
             "exactly_determined": audit["exact"],
             "narrower_than_protection_level": audit["too_narrow"],
+            "shown_to_hold_whole_group": audit["whole_groups"],
         },
         "suppression_against_baseline": {
             "udc_suppressed_cells": sum(m["suppressed"] or 0 for m in marts),
@@ -306,6 +312,7 @@ def main(persons: int) -> None:
             "baseline_suppressed_cells": baseline["suppressed"],
             "baseline_exactly_determined": baseline["exact"],
             "baseline_narrower_than_protection": baseline["too_narrow"],
+            "baseline_shown_to_hold_whole_group": baseline["whole_groups"],
         },
         "deliveries": [
             {k: d[k] for k in ("source", "status", "rows", "rows_rejected", "seconds")}

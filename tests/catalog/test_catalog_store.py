@@ -177,13 +177,19 @@ def test_cross_checks_need_no_run_or_delivery(database_url):
     catalog.close()
 
 
-def test_an_existing_0001_catalog_is_upgraded(database_url):
+def _catalog_at(database_url: str, revision: str) -> sa.Engine:
+    """A catalog database as udc at migration ``revision`` left it."""
     engine = make_engine(database_url)
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as connection:
         config.attributes["connection"] = connection
-        command.upgrade(config, "0001")
+        command.upgrade(config, revision)
+    return engine
+
+
+def test_an_existing_0001_catalog_is_upgraded(database_url):
+    engine = _catalog_at(database_url, "0001")
     with engine.begin() as connection:
         assert "cross_checks" not in sa.inspect(connection).get_table_names()
         connection.execute(
@@ -212,13 +218,42 @@ def test_an_existing_0001_catalog_is_upgraded(database_url):
     with catalog.engine.connect() as connection:
         assert "cross_checks" in sa.inspect(connection).get_table_names()
         version = connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
-    assert version == "0004"
+    assert version == "0005"
     held = {c.check_id: c.passed for c in catalog.checks(1)}
     assert held == {"bsn.valid_bsn": False, "bsn.unique": True}
     [run] = catalog.runs()
     assert run.status == "completed"
     catalog.add_cross_checks(run.id, [_cross_check("wmo", "ingeschreven_in_brp", 2, 1)])
     assert [r.run_id for r in catalog.cross_checks()] == [run.id]
+    catalog.close()
+
+
+def test_an_audit_recorded_before_group_disclosure_was_checked_survives_the_upgrade(
+    database_url,
+):
+    engine = _catalog_at(database_url, "0004")
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text(
+                "INSERT INTO disclosure_audits (mart, release_id, measure, cells, suppressed, "
+                "exact, too_narrow, required_width, min_width, audited_at) VALUES "
+                "('bevolking_buurt', 'r1', 'personen', 90, 12, 0, 0, 10, 14.0, :now)"
+            ),
+            {"now": dt.datetime(2026, 11, 1, tzinfo=dt.UTC)},
+        )
+    engine.dispose()
+    catalog = Catalog(database_url)
+    [old] = catalog.latest_audits("bevolking_buurt", "r1")
+    assert (old.suppressed, old.min_width, old.whole_groups) == (12, 14.0, None)
+    catalog.add_audits(
+        [
+            {"mart": "bevolking_buurt", "release_id": "r1", "measure": "personen", "cells": 90,
+             "suppressed": 12, "exact": 0, "too_narrow": 0, "whole_groups": 0,
+             "required_width": 10, "min_width": 14.0}
+        ]
+    )  # fmt: skip
+    [new] = catalog.latest_audits("bevolking_buurt", "r1")
+    assert new.whole_groups == 0
     catalog.close()
 
 

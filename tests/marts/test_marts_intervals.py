@@ -193,3 +193,53 @@ def test_a_cell_hidden_in_one_mart_but_published_in_another_is_no_secret():
         "midden": (0, 25),
         "oud": (0, 25),
     }
+
+
+def group_audit(t: PublishedTable, *others: PublishedTable, group=None):
+    from udc.marts.intervals import WholeGroup, audit_release
+
+    group = group or WholeGroup("mart", "n", along="klasse")
+    audits = audit_release([t, *others], [], [10] * (1 + len(others)), [group])
+    return {tuple(v for _, v in g.key)[1:]: g for g in audits[0].groups}, audits[0]
+
+
+def test_a_cell_and_its_total_hidden_beside_published_zeros_show_a_whole_group():
+    # a = totaal = 25 (hidden together, say for b); b and c: published 0.
+    rows = [(*GM, "a", None), (*GM, "b", 0), (*GM, "c", 0), (*GM, "totaal", None)]
+    gaps, audit = group_audit(table(rows))
+    assert gaps[("GM9999", "a")].largest == 0
+    assert [g.key[2][1] for g in audit.whole_groups] == ["a"]
+    # b and c are known to be 0: they hold nobody, which discloses nothing.
+    assert not gaps[("GM9999", "b")].whole_group
+
+
+def test_a_hidden_neighbour_that_may_be_positive_keeps_the_group_open():
+    rows = [(*GM, "a", None), (*GM, "b", None), (*GM, "c", 0), (*GM, "totaal", 25)]
+    gaps, audit = group_audit(table(rows))
+    assert gaps[("GM9999", "a")].largest == 25 and audit.whole_groups == ()
+
+
+def test_a_published_whole_group_fails_the_audit_too():
+    rows = [(*GM, "a", 12), (*GM, "b", 0), (*GM, "totaal", 12)]
+    _, audit = group_audit(table(rows))
+    assert [g.key[2][1] for g in audit.whole_groups] == ["a"]
+
+
+def test_a_ratio_numerator_is_checked_against_its_denominator_in_another_table():
+    from udc.marts.intervals import WholeGroup
+
+    # Numerator hidden in a table of its own; the denominator published: 12 of 12 cannot
+    # be proven as long as the numerator's table lets it fall below 12.
+    numerator = table([(*GM, "x", None), (*GM, "y", 0), (*GM, "totaal", None)])
+    denominator = PublishedTable(
+        "mart",
+        "d",
+        (),
+        pl.DataFrame([(*GM, 12)], schema=["gebiedsniveau", "gebiedscode", "value"], orient="row"),
+    )
+    group = WholeGroup("mart", "n", total_measure="d")
+    gaps, audit = group_audit(numerator, denominator, group=group)
+    assert {k: g.largest for k, g in gaps.items()} == {
+        ("GM9999", "x"): 12, ("GM9999", "y"): 12, ("GM9999", "totaal"): 12,
+    }  # fmt: skip
+    assert audit.whole_groups == ()

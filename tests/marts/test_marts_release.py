@@ -9,7 +9,7 @@ import polars as pl
 
 from udc.marts.build import count_mart
 from udc.marts.definitions import TOTAL, load_definitions
-from udc.marts.release import protect_marts, protection_table, release_links
+from udc.marts.release import protect_marts, protection_table, release_groups, release_links
 
 PEILDATUM = date(2026, 11, 1)
 DEFINITIONS = load_definitions()
@@ -66,8 +66,16 @@ def test_a_buurt_all_on_bijstand_is_a_group_disclosure_that_must_fall_by_p():
         & (pl.col("leefvorm") == TOTAL)
     )["_i"].item()
     assert ontvangers.values[at] == 12  # not below the minimum cell size
-    assert table.primary[at] and table.raise_zeros is not None and table.raise_zeros[at]
+    assert table.primary[at]
     assert (table.upper[at], table.lower[at]) == (0.0, 10.0)
+    # Its group is the buurt's residents of 25-44: the inwoners cell, table 1 of the mart.
+    (group,) = release_groups([counts])
+    assert (group.table, group.total_table) == (0, 1)
+    i = group.cells.tolist().index(at)
+    inwoners = counts.measures[1]
+    total = inwoners.grid.row(int(group.total_cells[i]), named=True)
+    assert total == {"gebiedscode": "BU99990101", "leeftijdsklasse": "25-44"}
+    assert inwoners.values[group.total_cells[i]] == 12
     # Buurt 02's three recipients are a small cell, protected both ways.
     small = np.flatnonzero((ontvangers.values == 3) & table.primary)
     assert len(small) and (table.upper[small] == 10).all() and (table.lower[small] == 3).all()

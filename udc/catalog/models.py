@@ -148,6 +148,9 @@ class DisclosureAudit(Base):
     suppressed: Mapped[int] = mapped_column(Integer)
     exact: Mapped[int] = mapped_column(Integer)
     too_narrow: Mapped[int] = mapped_column(Integer)
+    # Cells shown to hold their whole group (everyone in it shares the cell's value);
+    # None for audits recorded before udc checked it.
+    whole_groups: Mapped[int | None] = mapped_column(Integer)
     required_width: Mapped[int] = mapped_column(Integer)
     # None: no cell is suppressed; infinite widths are stored as None too (unbounded).
     min_width: Mapped[float | None] = mapped_column(Float)

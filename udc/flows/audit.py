@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from udc.marts.definitions import MartDefinition
-from udc.marts.intervals import Link, TableAudit, audit_release, published_tables
+from udc.marts.intervals import Link, TableAudit, WholeGroup, audit_release, published_tables
 from udc.marts.publish import MartStore, Release
 
 
@@ -25,6 +25,24 @@ def declared_links(definitions: Mapping[str, MartDefinition]) -> list[Link]:
         for m in d.measures
         if m.same_as
     ]
+
+
+def declared_groups(definitions: Mapping[str, MartDefinition]) -> list[WholeGroup]:
+    """The cells that must not be shown to hold their whole group: along each measure's
+    ``group_disclosure`` dimensions, and each ratio's numerator within its denominator."""
+    groups = [
+        WholeGroup(d.name, m.name, along=dimension)
+        for d in definitions.values()
+        for m in d.measures
+        for dimension in m.group_disclosure
+    ]
+    groups += [
+        WholeGroup(d.name, r.numerator, total_measure=r.denominator)
+        for d in definitions.values()
+        for r in d.ratios
+        if r.group_disclosure
+    ]
+    return groups
 
 
 @dataclass(frozen=True)
@@ -63,9 +81,12 @@ def _release_input(release: Release) -> AuditInput:
     )
 
 
-def audit_tables(inputs: list[AuditInput], links: list[Link]) -> list[TableAudit]:
-    """Audit marts together: every measure's table, linked cells tied. Marts under the cell
-    key method hide nothing and their totals need not add up, so they are not audited."""
+def audit_tables(
+    inputs: list[AuditInput], links: list[Link], groups: list[WholeGroup]
+) -> list[TableAudit]:
+    """Audit marts together: every measure's table, linked cells tied, whole groups
+    checked. Marts under the cell key method hide nothing and their totals need not add
+    up, so they are not audited."""
     tables, widths = [], []
     for item in inputs:
         if item.protection == "cell_key":
@@ -73,12 +94,13 @@ def audit_tables(inputs: list[AuditInput], links: list[Link]) -> list[TableAudit
         for table in published_tables(item.mart, item.frame, item.dimensions, item.measures):
             tables.append(table)
             widths.append(item.required_width)
-    return audit_release(tables, links, widths)
+    return audit_release(tables, links, widths, groups)
 
 
 def audit_published(
     store: MartStore,
     links: list[Link],
+    groups: list[WholeGroup],
     marts: list[str] | None = None,
     peildatum: dt.date | None = None,
 ) -> tuple[list[TableAudit], dict[str, str]]:
@@ -96,7 +118,7 @@ def audit_published(
         if release is not None:
             releases.append(release)
     inputs = [_release_input(r) for r in releases]
-    return audit_tables(inputs, links), {r.mart: r.release_id for r in releases}
+    return audit_tables(inputs, links, groups), {r.mart: r.release_id for r in releases}
 
 
 def audit_records(
@@ -115,6 +137,7 @@ def audit_records(
                 "suppressed": len(audit.intervals),
                 "exact": len(audit.exact),
                 "too_narrow": len(audit.too_narrow),
+                "whole_groups": len(audit.whole_groups),
                 "required_width": audit.required_width,
                 "min_width": None if width is None or width == float("inf") else width,
             }

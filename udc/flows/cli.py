@@ -339,9 +339,10 @@ def marts_audit(
     workspace: WorkspaceOption = None,
 ) -> None:
     """For every suppressed cell, the tightest interval an attacker derives from the published
-    tables together (LP over their totals, area hierarchy and the cells marts share); exit 1
-    if one is narrower than the mart's protection level."""
-    from udc.flows.audit import audit_published, audit_records, declared_links
+    tables together (LP over their totals, area hierarchy and the cells marts share), and
+    whether a cell is shown to hold its whole group; exit 1 if one is narrower than the
+    mart's protection level or holds its whole group."""
+    from udc.flows.audit import audit_published, audit_records, declared_groups, declared_links
     from udc.flows.resources import open_resources
 
     ws = Workspace.resolve(workspace).require()
@@ -359,14 +360,16 @@ def marts_audit(
             fail(f"--release {release!r} is not a peildatum YYYYMMDD")
             raise typer.Exit(EXIT_USAGE) from None
     audits, release_ids = audit_published(
-        store, declared_links(resources.marts), names, peildatum
+        store, declared_links(resources.marts), declared_groups(resources.marts), names, peildatum
     )
     if not release_ids:
         fail(f"no published release of peildatum {release}; see `udc marts list`")
         raise typer.Exit(EXIT_SETUP)
     resources.catalog.add_audits(audit_records(audits, release_ids))
     table = Table(title="Disclosure audit of the published marts", title_justify="left")
-    for column in ("mart", "measure", "cells", "suppressed", "exact", "too narrow", "min width"):
+    columns = ("mart", "measure", "cells", "suppressed", "exact", "too narrow", "min width",
+               "whole group")  # fmt: skip
+    for column in columns:
         table.add_column(column)
     for audit in audits:
         width = audit.min_width
@@ -378,16 +381,27 @@ def marts_audit(
             _count(len(audit.exact)),
             f"{len(audit.too_narrow):,} (< {audit.required_width})",
             "-" if width is None else "unbounded" if width == float("inf") else f"{width:g}",
+            f"{len(audit.whole_groups):,} of {len(audit.groups):,}" if audit.groups else "-",
         )
     out.print(table)
     narrow = sum(len(a.too_narrow) for a in audits)
+    whole = sum(len(a.whole_groups) for a in audits)
     if narrow:
         fail(
             f"{narrow:,} suppressed cells can be narrowed down to less than their protection "
             "level from the published tables; do not share these releases further"
         )
+    if whole:
+        fail(
+            f"{whole:,} cells are shown to hold their whole group (everyone in it shares the "
+            "cell's value); do not share these releases further"
+        )
+    if narrow or whole:
         raise typer.Exit(EXIT_RUN_ERRORS)
-    out.print("Every suppressed cell keeps an interval of at least its protection level.")
+    out.print(
+        "Every suppressed cell keeps an interval of at least its protection level, and no cell "
+        "is shown to hold its whole group."
+    )
 
 
 @quality_app.command("show")

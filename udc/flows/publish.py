@@ -6,15 +6,22 @@ import dataclasses
 import datetime as dt
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 
 from udc.catalog.models import Delivery
-from udc.flows.audit import audit_input, audit_records, audit_tables, declared_links
+from udc.flows.audit import (
+    audit_input,
+    audit_records,
+    audit_tables,
+    declared_groups,
+    declared_links,
+)
 from udc.flows.ingest import timed
 from udc.flows.resources import Resources, open_resources
 from udc.marts.build import MartTable, count_mart
 from udc.marts.definitions import MartDefinition, MartError
-from udc.marts.intervals import Link, TableAudit
+from udc.marts.intervals import TableAudit
 from udc.marts.release import protect_marts
 from udc.marts.tables import DisclosureError
 from udc.sources.contracts import Contract
@@ -90,19 +97,28 @@ def _failed(names: list[str], peildatum: dt.date, message: str) -> list[MartOutc
     ]
 
 
-def audit_gate(built: list[MartTable], links: list[Link]) -> tuple[list[TableAudit], str]:
+def audit_gate(
+    built: list[MartTable], definitions: Mapping[str, MartDefinition]
+) -> tuple[list[TableAudit], str]:
     """The disclosure audit of frames about to be published, and why they must not be
-    (empty when every hidden cell keeps its protection)."""
+    (empty when every hidden cell keeps its protection and no whole group shows)."""
     audits = audit_tables(
-        [audit_input(b.definition.name, b.frame, b.definition) for b in built], links
+        [audit_input(b.definition.name, b.frame, b.definition) for b in built],
+        declared_links(definitions),
+        declared_groups(definitions),
     )
     narrow = sum(len(a.too_narrow) for a in audits)
-    if not narrow:
+    whole = sum(len(a.whole_groups) for a in audits)
+    if not narrow and not whole:
         return audits, ""
-    peildatum = built[0].peildatum
+    found = []
+    if narrow:
+        found.append(f"narrows {narrow} hidden cell(s) below their protection")
+    if whole:
+        found.append(f"shows {whole} cell(s) to hold their whole group")
     return audits, (
-        f"not published: the disclosure audit narrows {narrow} hidden cell(s) of the "
-        f"{peildatum:%Y%m%d} release below their protection; the last published version stays"
+        f"not published: the disclosure audit of the {built[0].peildatum:%Y%m%d} release "
+        f"{' and '.join(found)}; the last published version stays"
     )
 
 
@@ -159,7 +175,7 @@ def publish_release(
             "version stays",
         )
     with timed(seconds, "audit"):
-        audits, refusal = audit_gate(built, declared_links(res.marts))
+        audits, refusal = audit_gate(built, res.marts)
     if refusal:
         return outcomes + _failed(built_names, peildatum, refusal)
     release_ids = {}
@@ -308,6 +324,7 @@ def published_marts(ws: Workspace) -> list[dict]:
                         "suppressed": a.suppressed,
                         "exactly_determined": a.exact,
                         "narrower_than_required": a.too_narrow,
+                        "shown_to_hold_whole_group": a.whole_groups,
                         "required_width": a.required_width,
                         "min_width": a.min_width,
                     }

@@ -7,6 +7,10 @@ of its wijken) and, for every suppressed cell, solves two linear programs with H
 smallest and the largest value the cell can take given every published value, every
 relation and non-negativity. Integrality tightens the bounds to whole numbers.
 
+Group disclosure is checked the same way: for every cell that must not be shown to hold
+its whole group (``WholeGroup``), the largest amount its group's total can exceed it; 0
+proves that everyone in the group shares the cell's value.
+
 Areas nest by their CBS codes: ``BU`` + gemeente (4) + wijk (2) + buurt (2), ``WK`` +
 gemeente (4) + wijk (2), ``GM`` + gemeente (4).
 """
@@ -35,6 +39,32 @@ EPSILON = 1e-6
 
 class IntervalError(RuntimeError):
     """The published values contradict the relations: the tables are not what they claim."""
+
+
+@dataclass(frozen=True)
+class WholeGroup:
+    """Cells of ``mart``.``measure`` that must not be shown to hold their whole group. The
+    group's total is the cell at ``along == totaal`` (a ``group_disclosure`` dimension) or,
+    for a ratio, the cell of ``total_measure`` with the same area and categories."""
+
+    mart: str
+    measure: str
+    along: str | None = None
+    total_measure: str | None = None
+
+
+@dataclass(frozen=True)
+class GroupGap:
+    """How far a cell can lie below its group's total, as far as the published marts tell."""
+
+    key: tuple[tuple[str, str], ...]  # the cell, as in ``CellInterval``
+    largest: float  # the largest total - cell (inf: unbounded; else whole)
+    may_be_positive: bool  # the cell is not known to be 0
+
+    @property
+    def whole_group(self) -> bool:
+        """Shown to hold its whole, non-empty group: the total can never exceed it."""
+        return self.largest < 1 - EPSILON and self.may_be_positive
 
 
 @dataclass(frozen=True)
@@ -176,6 +206,27 @@ class _Attack:
         self.seen_low = np.full(lp.num_col_, np.inf)
         self.seen_high = np.full(lp.num_col_, -np.inf)
         self.size = lp.num_col_
+        self.pair_totals = self.pair_cells = np.zeros(0, dtype=np.int64)
+        self.pair_known = self.pair_seen = np.zeros(0)
+
+    def track(self, totals: np.ndarray, cells: np.ndarray, known: np.ndarray) -> None:
+        """Group pairs to watch: per pair the columns of its total and its cell (-1 where
+        published) and the published part of ``total - cell``. Every solution found is a
+        feasible table, so the largest gap a pair showed in any is a lower bound of its
+        largest gap."""
+        self.pair_totals, self.pair_cells, self.pair_known = totals, cells, known
+        self.pair_seen = np.full(len(totals), -np.inf)
+
+    def largest_gap(self, pair: int) -> float:
+        """The largest ``total - cell`` of a watched pair."""
+        columns = [c for c in (self.pair_totals[pair], self.pair_cells[pair]) if c >= 0]
+        costs = [1.0 if self.pair_totals[pair] >= 0 else -1.0] + [-1.0] * (len(columns) - 1)
+        index = np.array(columns, dtype=np.int32)
+        self.highs.changeColsCost(len(columns), index, np.array(costs))
+        try:
+            return self.pair_known[pair] + self._solve(highspy.ObjSense.kMaximize)
+        finally:
+            self.highs.changeColsCost(len(columns), index, np.zeros(len(columns)))
 
     def spread(self) -> None:
         """Two far-apart feasible tables: all hidden cells as small, then as large as can be."""
@@ -211,6 +262,10 @@ class _Attack:
         solution = np.asarray(self.highs.getSolution().col_value)
         np.minimum(self.seen_low, solution, out=self.seen_low)
         np.maximum(self.seen_high, solution, out=self.seen_high)
+        if len(self.pair_seen):
+            padded = np.append(solution, 0.0)  # column -1: a published cell
+            gaps = self.pair_known + padded[self.pair_totals] - padded[self.pair_cells]
+            np.maximum(self.pair_seen, gaps, out=self.pair_seen)
         return self.highs.getInfo().objective_function_value
 
 
@@ -223,7 +278,7 @@ def cell_intervals(
     range at least that wide is not computed to the end (``tight`` False): the answer to
     "is any cell too narrow" stays exact, at a fraction of the programs.
     """
-    return release_intervals([table], (), required_width)[0]
+    return release_intervals([table], (), required_width)[0][0]
 
 
 Link = tuple[tuple[str, str], tuple[str, str]]  # ((mart, measure), (same as mart, measure))
@@ -246,14 +301,58 @@ def link_pairs(table: PublishedTable, same: PublishedTable) -> list[tuple[int, i
     return list(pairs.select("_i", "_j").iter_rows())
 
 
+def group_pairs(table: PublishedTable, along: str) -> list[tuple[int, int]]:
+    """(row of a cell, row of its group's total) along an additive dimension."""
+    if along not in table.dimensions:
+        return []
+    keys = [LEVEL, CODE, *(d for d in table.dimensions if d != along)]
+    cells = table.cells.with_row_index("_i")
+    totals = cells.filter(pl.col(along) == TOTAL).select(*keys, pl.col("_i").alias("_t"))
+    pairs = cells.filter(pl.col(along) != TOTAL).join(totals, on=keys)
+    return list(pairs.select("_i", "_t").iter_rows())
+
+
+def ratio_pairs(numerator: PublishedTable, denominator: PublishedTable) -> list[tuple[int, int]]:
+    """(row in ``numerator``, row in ``denominator``) of a ratio's numerator cells and the
+    denominator cell they are a share of: the same area and the denominator's categories."""
+    keys = [LEVEL, CODE, *denominator.dimensions]
+    if not set(denominator.dimensions) <= set(numerator.dimensions):
+        raise IntervalError(
+            f"{numerator.mart}.{numerator.measure} cannot be a share of "
+            f"{denominator.mart}.{denominator.measure}: it lacks some of its dimensions"
+        )
+    totals = denominator.cells.with_row_index("_t").select(*keys, "_t")
+    pairs = numerator.cells.with_row_index("_i").join(totals, on=keys)
+    return list(pairs.select("_i", "_t").iter_rows())
+
+
 def release_intervals(
-    tables: Sequence[PublishedTable], links: Iterable[Link], required_width: float | None
-) -> list[list[CellInterval]]:
+    tables: Sequence[PublishedTable],
+    links: Iterable[Link],
+    required_width: float | None,
+    groups: Iterable[WholeGroup] = (),
+) -> tuple[list[list[CellInterval]], list[list[GroupGap]]]:
     """:func:`cell_intervals` for several tables at once, with the cells that ``links``
     say are equal tied together: a value hidden in one table but published in another is
-    no secret. One list per table, in order."""
+    no secret. One list per table, in order; and per table, the gap of each cell of
+    ``groups`` to its group's total (hidden or not)."""
     offsets = np.cumsum([0] + [t.cells.height for t in tables])
     where = {(t.mart, t.measure): n for n, t in enumerate(tables)}
+    pairs: list[tuple[int, int]] = []  # (cell, its group's total), numbered over all tables
+    for group in groups:
+        if (group.mart, group.measure) not in where:
+            continue
+        a = where[(group.mart, group.measure)]
+        if group.along is not None:
+            found_pairs = [(offsets[a] + i, offsets[a] + t)
+                           for i, t in group_pairs(tables[a], group.along)]  # fmt: skip
+        elif (group.mart, group.total_measure) in where:
+            b = where[(group.mart, group.total_measure)]
+            found_pairs = [(offsets[a] + i, offsets[b] + t)
+                           for i, t in ratio_pairs(tables[a], tables[b])]  # fmt: skip
+        else:
+            continue
+        pairs += found_pairs
     found: list[tuple[int, list[int]]] = []
     for n, table in enumerate(tables):
         found += [(offsets[n] + a, [offsets[n] + b for b in bs]) for a, bs in relations(table)]
@@ -267,24 +366,38 @@ def release_intervals(
         [t.cells["value"].to_numpy(allow_copy=True).astype(float) for t in tables]
     )
     what = ", ".join(f"{t.mart}.{t.measure}" for t in tables)
-    hidden, lower, upper, tight = _hidden_bounds(values, found, required_width, what)
+    pair_cells = np.array([c for c, _ in pairs], dtype=np.int64)
+    pair_totals = np.array([t for _, t in pairs], dtype=np.int64)
+    bounds = _hidden_bounds(values, found, required_width, what, pair_cells, pair_totals)
+    hidden, lower, upper, tight, gaps = bounds
     results: list[list[CellInterval]] = [[] for _ in tables]
     keys = [t.cells.select(LEVEL, CODE, *t.dimensions).rows() for t in tables]
-    for cell, low, high, is_tight in zip(hidden.tolist(), lower, upper, tight, strict=True):
+
+    def key(cell: int) -> tuple[int, tuple[tuple[str, str], ...]]:
         n = int(np.searchsorted(offsets, cell, side="right")) - 1
-        table = tables[n]
-        columns = [LEVEL, CODE, *table.dimensions]
+        columns = [LEVEL, CODE, *tables[n].dimensions]
+        return n, tuple(zip(columns, keys[n][cell - offsets[n]], strict=True))
+
+    for cell, low, high, is_tight in zip(hidden.tolist(), lower, upper, tight, strict=True):
+        n, named = key(cell)
         results[n].append(
             CellInterval(
-                table.mart,
-                table.measure,
-                tuple(zip(columns, keys[n][cell - offsets[n]], strict=True)),
+                tables[n].mart,
+                tables[n].measure,
+                named,
                 math.ceil(low - EPSILON),
                 None if math.isinf(high) else math.floor(high + EPSILON),
                 bool(is_tight),
             )
         )
-    return results
+    highest = values.copy()
+    highest[hidden] = upper
+    group_results: list[list[GroupGap]] = [[] for _ in tables]
+    for cell, gap in zip(pair_cells.tolist(), gaps.tolist(), strict=True):
+        n, named = key(cell)
+        largest = gap if math.isinf(gap) else float(math.floor(gap + EPSILON))
+        group_results[n].append(GroupGap(named, largest, bool(highest[cell] >= 1 - EPSILON)))
+    return results, group_results
 
 
 def _hidden_bounds(
@@ -292,16 +405,22 @@ def _hidden_bounds(
     found: list[tuple[int, list[int]]],
     required_width: float | None,
     what: str,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The hidden cells (NaN in ``values``) and their lower and upper bounds."""
+    pair_cells: np.ndarray,
+    pair_totals: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The hidden cells (NaN in ``values``), their lower and upper bounds, and per group
+    pair the largest ``total - cell`` (exact when below 1, else at least that)."""
     hidden = np.flatnonzero(np.isnan(values))
     lower = np.zeros(hidden.size)
     upper = np.full(hidden.size, np.inf)
     tight = np.ones(hidden.size, dtype=bool)
-    if hidden.size == 0:
-        return hidden, lower, upper, tight
-    matrix = _relation_matrix(len(values), found)
     known = np.where(np.isnan(values), 0.0, values)
+    published_gap = known[pair_totals] - known[pair_cells]
+    # A hidden total bounded by no relation can be anything; watched pairs are solved below.
+    gaps = np.where(np.isnan(values[pair_totals]), np.inf, published_gap)
+    if hidden.size == 0:
+        return hidden, lower, upper, tight, gaps
+    matrix = _relation_matrix(len(values), found)
     unknown = matrix[:, hidden]
     rhs = -(matrix @ known)
     involved = np.flatnonzero(np.asarray(abs(unknown).sum(axis=1)).ravel() > 0)
@@ -311,22 +430,44 @@ def _hidden_bounds(
     # Cells linked by no chain of relations are solved apart: smaller programs.
     link = (abs(unknown).T @ abs(unknown)).tocsr()
     _, component = connected_components(link, directed=False)
+    position = np.full(len(values), -1)
+    position[hidden] = np.arange(hidden.size)
+    total_at, cell_at = position[pair_totals], position[pair_cells]
+    pair_part = np.where(total_at >= 0, component[total_at], -1)
+    cell_part = np.where(cell_at >= 0, component[cell_at], -1)
+    # A pair whose total and cell lie in different programs: independent, so its largest
+    # gap is the total's largest value less the cell's smallest, both computed exactly.
+    apart = (pair_part >= 0) & (cell_part >= 0) & (pair_part != cell_part)
+    exact = np.zeros(hidden.size, dtype=bool)
+    exact[total_at[apart]] = exact[cell_at[apart]] = True
     for part in np.unique(component):
         members = np.flatnonzero(component == part)
         rows = np.flatnonzero(np.asarray(abs(unknown[:, members]).sum(axis=1)).ravel() > 0)
         if rows.size == 0:
             continue
         attack = _Attack(unknown[rows][:, members].tocsc(), rhs[rows])
+        column = np.full(hidden.size, -1)
+        column[members] = np.arange(members.size)
+        watched = np.flatnonzero(~apart & ((pair_part == part) | (cell_part == part)))
+        attack.track(
+            np.where(total_at[watched] >= 0, column[total_at[watched]], -1),
+            np.where(cell_at[watched] >= 0, column[cell_at[watched]], -1),
+            published_gap[watched],
+        )
         if required_width is not None:
             attack.spread()
-        for position, member in enumerate(members):
-            seen = attack.seen_high[position] - attack.seen_low[position]
-            if required_width is not None and seen >= required_width:
-                lower[member], upper[member] = attack.seen_low[position], attack.seen_high[position]
+        for place, member in enumerate(members):
+            seen = attack.seen_high[place] - attack.seen_low[place]
+            if required_width is not None and seen >= required_width and not exact[member]:
+                lower[member], upper[member] = attack.seen_low[place], attack.seen_high[place]
                 tight[member] = False
                 continue
-            lower[member], upper[member] = attack.bounds(position)
-    return hidden, lower, upper, tight
+            lower[member], upper[member] = attack.bounds(place)
+        for number, pair in enumerate(watched.tolist()):
+            shown = attack.pair_seen[number]
+            gaps[pair] = shown if shown >= 1 - EPSILON else attack.largest_gap(number)
+    gaps[apart] = upper[total_at[apart]] - lower[cell_at[apart]]
+    return hidden, lower, upper, tight, gaps
 
 
 @dataclass(frozen=True)
@@ -338,6 +479,7 @@ class TableAudit:
     cells: int
     intervals: tuple[CellInterval, ...]
     required_width: int
+    groups: tuple[GroupGap, ...] = ()  # its cells that must not hold their whole group
 
     @property
     def exact(self) -> tuple[CellInterval, ...]:
@@ -349,26 +491,42 @@ class TableAudit:
         return tuple(i for i in self.intervals if i.width < self.required_width)
 
     @property
+    def whole_groups(self) -> tuple[GroupGap, ...]:
+        """Cells shown to hold their whole group: everyone in it shares their value."""
+        return tuple(g for g in self.groups if g.whole_group)
+
+    @property
     def min_width(self) -> float | None:
         """The narrowest interval; exact when below the requirement, else a lower bound."""
         return min((i.width for i in self.intervals), default=None)
 
+    @property
+    def failed(self) -> int:
+        """Cells whose protection the published tables do not keep."""
+        return len(self.too_narrow) + len(self.whole_groups)
+
 
 def audit_release(
-    tables: Sequence[PublishedTable], links: Iterable[Link], required_widths: Sequence[int]
+    tables: Sequence[PublishedTable],
+    links: Iterable[Link],
+    required_widths: Sequence[int],
+    groups: Iterable[WholeGroup] = (),
 ) -> list[TableAudit]:
     """Every suppressed cell's interval in every table of a release, linked cells tied, and
-    which are narrower than their table's required width.
+    which are narrower than their table's required width; and every cell of ``groups``
+    shown to hold its whole group.
 
     From published values alone the audit cannot tell where a hidden value lies in its
     interval, so a required width is the width every interval must at least have: a
     protection of ± p around any value needs at least p (a value below p needs its
     interval to reach from 0 to beyond p). Each table keeps its own mart's required width;
     the shortcut in :func:`release_intervals` uses the largest, so no cell is skipped too
-    early.
+    early. A whole group fails when its total can never exceed the cell: the protection
+    gives more (the cell's ``p`` below a fixed total), which the audit cannot check without
+    the true values.
     """
-    found = release_intervals(tables, links, max(required_widths, default=0))
+    found, gaps = release_intervals(tables, links, max(required_widths, default=0), groups)
     return [
-        TableAudit(t.mart, t.measure, t.cells.height, tuple(cells), width)
-        for t, cells, width in zip(tables, found, required_widths, strict=True)
+        TableAudit(t.mart, t.measure, t.cells.height, tuple(cells), width, tuple(group))
+        for t, cells, width, group in zip(tables, found, required_widths, gaps, strict=True)
     ]

@@ -2,7 +2,7 @@
 
 Each rule looks at one cell (and, for group disclosure, the total of its group) and says
 whether publishing it discloses something about a person or household. Secondary
-suppression (``disclosure``) then hides complements so that the unsafe cells cannot be
+suppression (``protection``) then hides complements so that the unsafe cells cannot be
 computed back. The rules are pure numpy functions on aligned arrays, one element per cell,
 so the build and the global protection across marts can share them.
 
@@ -10,7 +10,7 @@ Two kinds of disclosure are covered:
 
 * identity disclosure by small counts (``count_unsafe``);
 * attribute disclosure: a group whose members all share the sensitive value
-  (``group_disclosure_unsafe``, ``along_dimension_totals``).
+  (``group_disclosure_unsafe``, ``along_dimension_total_rows``).
 """
 
 from __future__ import annotations
@@ -19,9 +19,10 @@ import numpy as np
 import polars as pl
 
 __all__ = [
-    "along_dimension_totals",
+    "along_dimension_total_rows",
     "count_unsafe",
     "group_disclosure_unsafe",
+    "totals_at",
 ]
 
 
@@ -50,34 +51,33 @@ def group_disclosure_unsafe(values: np.ndarray, group_totals: np.ndarray) -> np.
     return (values > 0) & (values == np.asarray(group_totals))
 
 
-def along_dimension_totals(
-    coordinates: pl.DataFrame, values: np.ndarray, dimension: str, total_label: str = "totaal"
+def along_dimension_total_rows(
+    coordinates: pl.DataFrame, dimension: str, total_label: str = "totaal"
 ) -> np.ndarray:
-    """Per cell, the value of the cell with the same other coordinates and
-    ``dimension == total_label``: the group total to pass to ``group_disclosure_unsafe``
-    along an additive dimension.
+    """Per cell, the row of the cell with the same other coordinates and
+    ``dimension == total_label``: its group's total along an additive dimension.
 
-    Float64 with NaN for the total cells themselves (a group is not disclosed by itself)
-    and for cells whose total is not in the table; NaN compares unequal to every value, so
-    these cells are never flagged.
+    -1 for the total cells themselves (a group is not disclosed by itself) and for cells
+    whose total is not in the table.
     """
-    values = np.asarray(values)
-    if values.shape != (coordinates.height,):
-        raise ValueError("values must hold one element per row of coordinates")
     if dimension not in coordinates.columns:
         raise ValueError(f"coordinates have no column {dimension!r}")
     others = [c for c in coordinates.columns if c != dimension]
     # A constant key lets a one-dimensional table join its single total like any other.
     key = "__group__"
-    cells = coordinates.with_columns(pl.lit(0).alias(key)).with_columns(
-        pl.Series("__value__", values, dtype=pl.Float64)
-    )
+    cells = coordinates.with_columns(pl.lit(0).alias(key)).with_row_index("__row__")
     is_total = pl.col(dimension) == total_label
-    totals = cells.filter(is_total).select(key, *others, pl.col("__value__").alias("__total__"))
+    totals = cells.filter(is_total).select(key, *others, pl.col("__row__").alias("__total__"))
     if totals.select(key, *others).is_duplicated().any():
         raise ValueError(f"two cells are the {total_label!r} of {dimension!r} for one group")
     joined = cells.join(totals, on=[key, *others], how="left", maintain_order="left")
-    result = joined.select(
-        pl.when(is_total).then(None).otherwise(pl.col("__total__")).fill_null(np.nan)
-    )
-    return result.to_series().to_numpy()
+    rows = joined.select(pl.when(is_total).then(None).otherwise(pl.col("__total__")))
+    return rows.to_series().fill_null(-1).cast(pl.Int64).to_numpy()
+
+
+def totals_at(values: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """``values`` at ``rows`` as float, NaN where a row is -1: the group totals to pass to
+    ``group_disclosure_unsafe``."""
+    rows = np.asarray(rows)
+    found = np.asarray(values, dtype=np.float64)[np.maximum(rows, 0)]
+    return np.where(rows >= 0, found, np.nan)

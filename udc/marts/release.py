@@ -10,10 +10,10 @@ Primary rules and what a primary cell must keep (``p`` = the mart's protection l
 
 - minimum cell size: ``0 < n < min_cell_size``; ``p`` above its value and down to 0 below;
 - group disclosure (along a configured dimension, or a ratio's numerator equal to its
-  denominator): ``p`` below its value (it may not be shown to be the whole group), nothing
-  above (the group's published total bounds it anyway). Its protection may hide the
+  denominator): ``p`` below its group's total (it may not be shown to be the whole
+  group), nothing above (the group's total bounds it anyway). Its protection may hide the
   published zeros beside it, which would otherwise show that the rest of the group is
-  empty.
+  empty (``release_groups``).
 
 Complements keep a width of ``p`` (``ProtectionTable.secondary_width``). A mart under the
 cell key method is not suppressed: each of its cells is perturbed by its cell key.
@@ -39,30 +39,43 @@ from udc.marts.build import (
 )
 from udc.marts.cellkey import CellKeyError, PTable, cell_keys, find_ptable, perturb
 from udc.marts.definitions import TOTAL, MartDefinition, MartError
-from udc.marts.primary import along_dimension_totals, count_unsafe, group_disclosure_unsafe
+from udc.marts.primary import (
+    along_dimension_total_rows,
+    count_unsafe,
+    group_disclosure_unsafe,
+    totals_at,
+)
 from udc.marts.protection import (
     CellLink,
+    GroupLink,
     ProtectionStats,
     ProtectionTable,
     protect_release,
 )
 
 
-def _ratio_group_totals(counts: MartCounts, table: MeasureCounts) -> list[np.ndarray]:
-    """Per ratio with this measure as numerator: each cell's denominator value."""
-    found = []
+def _whole_groups(counts: MartCounts, table: MeasureCounts) -> list[tuple[str, np.ndarray]]:
+    """Per group this measure's cells belong to (along a ``group_disclosure`` dimension, or
+    as the numerator of a ratio), the measure holding the group totals and, per cell, the
+    row of its total there; -1 where the cell does not hold its whole group."""
     by_name = {m.measure.name: m for m in counts.measures}
+    found = [
+        (table.measure.name, along_dimension_total_rows(table.grid, dimension))
+        for dimension in table.measure.group_disclosure
+    ]
     for ratio in counts.definition.ratios:
         if ratio.numerator != table.measure.name or not ratio.group_disclosure:
             continue
         denominator = by_name[ratio.denominator]
         keys = [CODE_COLUMN, *denominator.measure.dimensions]
-        totals = denominator.grid.select(keys).with_columns(
-            pl.Series("_den", denominator.values, dtype=pl.Float64)
-        )
-        joined = table.grid.join(totals, on=keys, how="left", maintain_order="left")
-        found.append(joined["_den"].fill_null(np.nan).to_numpy())
-    return found
+        rows = denominator.grid.select(keys).with_row_index("_row")
+        joined = table.grid.join(rows, on=keys, how="left", maintain_order="left")
+        found.append((ratio.denominator, joined["_row"].fill_null(-1).cast(pl.Int64).to_numpy()))
+    whole = []
+    for name, rows in found:
+        unsafe = group_disclosure_unsafe(table.values, totals_at(by_name[name].values, rows))
+        whole.append((name, np.where(unsafe, rows, -1)))
+    return whole
 
 
 def protection_table(counts: MartCounts, table: MeasureCounts) -> ProtectionTable:
@@ -71,13 +84,9 @@ def protection_table(counts: MartCounts, table: MeasureCounts) -> ProtectionTabl
     values = table.values
     level = float(definition.protection_level or definition.min_cell_size)
     small = count_unsafe(values, definition.min_cell_size)
-    group_totals = [
-        along_dimension_totals(table.grid, values, dimension)
-        for dimension in table.measure.group_disclosure
-    ] + _ratio_group_totals(counts, table)
     whole_group = np.zeros(len(values), dtype=bool)
-    for totals in group_totals:
-        whole_group |= group_disclosure_unsafe(values, totals)
+    for _, rows in _whole_groups(counts, table):
+        whole_group |= rows >= 0
     primary = small | whole_group
     return ProtectionTable(
         name=f"{definition.name}.{table.measure.name}",
@@ -88,19 +97,40 @@ def protection_table(counts: MartCounts, table: MeasureCounts) -> ProtectionTabl
         upper=np.where(small, level, 0.0),
         lower=np.where(primary, np.minimum(values, level), 0.0),
         secondary_width=level,
-        raise_zeros=whole_group,
     )
+
+
+def _numbers(marts: Sequence[MartCounts]) -> dict[tuple[str, str], int]:
+    """(mart, measure) -> table number, in the order of ``marts`` and their measures."""
+    keys = [(c.definition.name, t.measure.name) for c in marts for t in c.measures]
+    return {key: number for number, key in enumerate(keys)}
+
+
+def release_groups(marts: Sequence[MartCounts]) -> list[GroupLink]:
+    """Every cell that holds its whole group, with that group's total (numbered as
+    ``release_links`` numbers the tables)."""
+    numbers = _numbers(marts)
+    groups = []
+    for counts in marts:
+        mart = counts.definition.name
+        for table in counts.measures:
+            for name, rows in _whole_groups(counts, table):
+                cells = np.flatnonzero(rows >= 0)
+                if len(cells):
+                    groups.append(
+                        GroupLink(
+                            numbers[(mart, table.measure.name)], cells, numbers[(mart, name)],
+                            rows[cells],
+                        )
+                    )  # fmt: skip
+    return groups
 
 
 def release_links(marts: Sequence[MartCounts]) -> list[CellLink]:
     """Cells that ``same_as`` declares equal, between tables of this release (numbered in
     the order of ``marts`` and their measures)."""
-    numbers: dict[tuple[str, str], int] = {}
-    tables: dict[tuple[str, str], MeasureCounts] = {}
-    for counts in marts:
-        for table in counts.measures:
-            key = (counts.definition.name, table.measure.name)
-            numbers[key], tables[key] = len(numbers), table
+    numbers = _numbers(marts)
+    tables = {(c.definition.name, t.measure.name): t for c in marts for t in c.measures}
     links = []
     for key, table in tables.items():
         if table.measure.same_as is None:
@@ -142,7 +172,7 @@ def protect_marts(
     cells with suppressed marts)."""
     suppressed = [c for c in marts if c.definition.protection == "suppression"]
     tables = [protection_table(counts, t) for counts in suppressed for t in counts.measures]
-    result = protect_release(tables, release_links(suppressed))
+    result = protect_release(tables, release_links(suppressed), release_groups(suppressed))
     built: dict[str, MartTable] = {}
     at = 0
     for counts in suppressed:
