@@ -9,10 +9,11 @@ import numpy as np
 import polars as pl
 
 from udc.catalog.models import Delivery
-from udc.flows.publish import audit_gate, choose_inputs, input_signature
+from udc.flows.publish import audit_gate, choose_inputs, input_signature, lacking_columns
 from udc.marts.definitions import load_definitions
 from udc.marts.release import build_mart
 from udc.sources.contracts import load_contracts
+from udc.sources.lake import Lake
 
 CONTRACTS = load_contracts()
 MARTS = load_definitions()
@@ -133,3 +134,20 @@ def test_the_audit_gate_refuses_a_release_with_a_cell_computable_from_its_line()
         "not published: the disclosure audit of the 20261101 release narrows 1 hidden cell(s)"
     )
     assert "the last published version stays" in refusal
+
+
+def test_a_mart_asking_for_a_column_the_lake_did_not_keep_says_so(tmp_path):
+    lake = Lake(tmp_path)
+    day = dt.date(2026, 10, 1)
+    # Loaded when no mart needed the arrears amount yet.
+    arrears = pl.DataFrame({"pseudonym": ["p1"], "achterstand_maanden": [2]})
+    lake.write("huurachterstand", day, arrears)
+    definition = MARTS["stapeling_wijk"]
+    chosen = {"huurachterstand": delivery("huurachterstand", "20261001")}
+    message = lacking_columns(lake, definition, chosen)
+    assert message.startswith(
+        "stapeling_wijk: not built: the huurachterstand delivery of 20261001 was loaded "
+        "without achterstand_bedrag (no mart needed it then)"
+    )
+    lake.write("huurachterstand", day, arrears.with_columns(achterstand_bedrag=pl.lit(9.5)))
+    assert lacking_columns(lake, definition, chosen) == ""

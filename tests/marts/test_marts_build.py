@@ -20,7 +20,7 @@ from udc.marts.definitions import (
     definition_from_dict,
     load_definitions,
 )
-from udc.marts.intervals import audit_release, published_tables
+from udc.marts.intervals import audit_release, cell_intervals, published_tables
 from udc.marts.macros import macro_statements
 from udc.marts.publish import MartStore
 from udc.marts.release import build_mart
@@ -209,7 +209,9 @@ def audit(definition: MartDefinition, frame: pl.DataFrame):
         [d.name for d in definition.dimensions],
         [m.name for m in definition.measures],
     )
-    return audit_release(tables, [], [definition.protection_level] * len(tables))
+    sums = {m.name for m in definition.measures if m.kind == "sum"}
+    widths = [1 if t.measure in sums else definition.protection_level for t in tables]
+    return audit_release(tables, [], widths)
 
 
 def too_narrow(definition: MartDefinition, frame: pl.DataFrame) -> int:
@@ -350,9 +352,8 @@ def test_wmo_counts_a_person_once_per_running_provision_without_a_total(lake, de
     )
 
 
-def test_stapeling_counts_each_resident_once_by_number_of_schemes(lake, definitions):
-    definition = definitions["stapeling_wijk"]
-    built = build_mart(unprotected(definition), lake, PEILDATUM)
+def schemes_per_resident(lake: dict[str, pl.DataFrame]) -> pl.DataFrame:
+    """pseudonym, wijkcode, aantal_regelingen of every resident in at least one scheme."""
     schemes = pl.concat(
         [
             running(lake["bijstand"]).select("pseudonym", pl.lit("bijstand").alias("regeling")),
@@ -361,20 +362,26 @@ def test_stapeling_counts_each_resident_once_by_number_of_schemes(lake, definiti
         ]
     ).unique()
     per_person = schemes.group_by("pseudonym").agg(pl.len().alias("n"))
-    expected = (
-        per_person.join(residents(lake), on="pseudonym")
-        .with_columns(
-            pl.when(pl.col("n") >= 3).then(pl.lit("3+")).otherwise(pl.col("n").cast(pl.String))
-            .alias("aantal_regelingen")
-        )
-        .group_by(pl.col("wijkcode").alias("gebiedscode"), "aantal_regelingen")
-        .agg(pl.len().cast(pl.Int64).alias("expected"))
+    return per_person.join(residents(lake), on="pseudonym").select(
+        "pseudonym",
+        "wijkcode",
+        pl.when(pl.col("n") >= 3).then(pl.lit("3+")).otherwise(pl.col("n").cast(pl.String))
+        .alias("aantal_regelingen"),
     )  # fmt: skip
+
+
+def test_stapeling_counts_each_resident_once_by_number_of_schemes(lake, definitions):
+    definition = definitions["stapeling_wijk"]
+    built = build_mart(unprotected(definition), lake, PEILDATUM)
+    per_person = schemes_per_resident(lake)
+    expected = per_person.group_by(
+        pl.col("wijkcode").alias("gebiedscode"), "aantal_regelingen"
+    ).agg(pl.len().cast(pl.Int64).alias("expected"))
     assert_counts(built.frame, "wijk", ["aantal_regelingen"], "personen", expected)
     wijk_totals = built.frame.filter(
         (pl.col("gebiedsniveau") == "wijk") & (pl.col("aantal_regelingen") == TOTAL)
     )["personen"].sum()
-    assert wijk_totals == per_person.join(residents(lake), on="pseudonym").height
+    assert wijk_totals == per_person.height
     # person 3: two running wmo provisions and rent arrears, so two schemes, counted once
     person = residents(lake).filter(pl.col("pseudonym") == pseudonym(3)).row(0, named=True)
     others = {
@@ -391,6 +398,68 @@ def test_stapeling_counts_each_resident_once_by_number_of_schemes(lake, definiti
     assert sorted(difference.iter_rows()) == sorted(
         (area, count, 1) for area in (person["wijkcode"], "GM9999") for count in ("2", TOTAL)
     )
+
+
+def test_stapeling_sums_the_arrears_of_residents_and_hides_cells_one_debtor_dominates(
+    lake, definitions
+):
+    definition = definitions["stapeling_wijk"]
+    owed = (
+        lake["huurachterstand"]
+        .group_by("pseudonym")
+        .agg(pl.col("achterstand_bedrag").sum().round().cast(pl.Int64).alias("euro"))
+        .join(schemes_per_resident(lake), on="pseudonym")
+    )
+    # Every cell from the microdata: sum, contributors and the two largest debts.
+    wijken = owed.with_columns(pl.col("wijkcode").alias("gebiedscode"))
+    cells = pl.concat(
+        [
+            frame.group_by("gebiedscode", "aantal_regelingen").agg(
+                pl.col("euro").sum().alias("som"),
+                pl.col("euro").top_k(2).alias("top"),
+                pl.len().alias("n"),
+            )
+            for frame in (
+                wijken,
+                wijken.with_columns(pl.lit(TOTAL).alias("aantal_regelingen")),
+                wijken.with_columns(pl.lit("GM9999").alias("gebiedscode")),
+                wijken.with_columns(pl.lit("GM9999").alias("gebiedscode"),
+                                    pl.lit(TOTAL).alias("aantal_regelingen")),
+            )
+        ]
+    )  # fmt: skip
+    cells = cells.with_columns(
+        pl.col("top").list.get(0, null_on_oob=True).fill_null(0).alias("x1"),
+        pl.col("top").list.get(1, null_on_oob=True).fill_null(0).alias("x2"),
+    )
+    unprotected_frame = build_mart(unprotected(definition), lake, PEILDATUM).frame
+    key = ["gebiedscode", "aantal_regelingen"]
+    got = unprotected_frame.join(cells, on=key).select(*key, "huurachterstand_euro", "som")
+    assert got.height == cells.height and got.filter(
+        pl.col("huurachterstand_euro").is_not_null()
+        & (pl.col("huurachterstand_euro") != pl.col("som"))
+    ).is_empty()
+
+    built = build_mart(definition, lake, PEILDATUM)
+    # Unsafe by the p%-rule (p = 10), or fewer than 10 debtors: hidden, and the attacker's
+    # interval reaches 10% of the largest debt, less the rest, beyond the sum both ways.
+    rest = pl.col("som") - pl.col("x1") - pl.col("x2")
+    unsafe = cells.filter((pl.col("som") > 0) & ((rest < 0.1 * pl.col("x1")) | (pl.col("n") < 10)))
+    assert unsafe.height > 0
+    table = next(
+        t for t in published_tables("stapeling_wijk", built.frame, ["aantal_regelingen"],
+                                    ["huurachterstand_euro"])
+    )  # fmt: skip
+    bounds = {
+        (dict(c.key)["gebiedscode"], dict(c.key)["aantal_regelingen"]): (c.lower, c.upper)
+        for c in cell_intervals(table)
+    }
+    for row in unsafe.iter_rows(named=True):
+        low, high = bounds[(row["gebiedscode"], row["aantal_regelingen"])]
+        rule = 0.1 * row["x1"] - (row["som"] - row["x1"] - row["x2"])
+        needed = max(rule, 0.1 * row["som"] if row["n"] < 10 else 0, 1)
+        assert high is None or high >= row["som"] + needed - 1e-9, row
+        assert low <= max(row["som"] - needed, 0) + 1e-9, row
 
 
 def test_bijstand_counts_running_benefits_and_shares_of_residents(lake, definitions):

@@ -62,8 +62,11 @@ def test_columns_needed_is_the_union_of_allowed_inputs_and_never_names():
         "postcode",
         "huisnummer",
     }
-    assert needed["huurachterstand"] == {"pseudonym", "achterstand_maanden"}
-    assert "achterstand_bedrag" not in needed["huurachterstand"]
+    assert needed["huurachterstand"] == {
+        "pseudonym",
+        "achterstand_maanden",
+        "achterstand_bedrag",
+    }
     assert "aanbieder_agb" not in needed["wmo"]
     assert needed["politie_incidenten"] == {
         "registratienummer",
@@ -215,10 +218,42 @@ def test_a_ratios_group_disclosure_must_be_a_boolean():
         definition_from_dict(definition)
 
 
-def test_magnitude_measures_are_an_unknown_setting():
-    definition = raw("bevolking_buurt")
-    first_measure(definition).update(kind="magnitude")
-    with pytest.raises(MartError, match=r"measures.personen: unknown setting\(s\) \['kind'\]$"):
+def test_stapeling_publishes_the_arrears_amount_as_a_sum_under_the_p_percent_rule():
+    definition = definition_from_dict(raw("stapeling_wijk"))
+    amount = definition.measure("huurachterstand_euro")
+    assert (amount.kind, amount.dominance_p, amount.unit) == ("sum", 10, "euro")
+    assert definition.measure("personen").kind == "count"
+    assert "achterstand_bedrag" in definition.inputs["huurachterstand"]
+
+
+def sum_measure(r: dict) -> dict:
+    return r["measures"][1]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda r: sum_measure(r).update(kind="magnitude"), r"kind must be one of \['count'"),
+        (lambda r: sum_measure(r).update(dominance_p=0), "dominance_p must be a whole percent"),
+        (lambda r: sum_measure(r).update(dominance_p=100), "dominance_p must be a whole perc"),
+        (lambda r: sum_measure(r).update(dominance_p=True), "dominance_p must be a whole perc"),
+        (lambda r: first_measure(r).update(dominance_p=10), "for kind = 'sum' only"),
+        (
+            lambda r: sum_measure(r).update(group_disclosure=["aantal_regelingen"]),
+            "same_as and group_disclosure are for counts, not sums",
+        ),
+        (
+            lambda r: r.update(ratios=[{"name": "gemiddeld", "numerator": "huurachterstand_euro",
+                                        "denominator": "personen"}]),
+            "a ratio is a share of counts",
+        ),
+        (lambda r: r.update(protection="cell_key"), "the cell key method protects counts only"),
+    ],
+)  # fmt: skip
+def test_invalid_sum_settings_are_refused(change, message):
+    definition = raw("stapeling_wijk")
+    change(definition)
+    with pytest.raises(MartError, match=message):
         definition_from_dict(definition)
 
 

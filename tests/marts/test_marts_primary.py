@@ -9,6 +9,8 @@ import pytest
 from udc.marts.primary import (
     along_dimension_total_rows,
     count_unsafe,
+    dominance_protection,
+    dominance_unsafe,
     group_disclosure_unsafe,
     totals_at,
 )
@@ -74,3 +76,33 @@ def test_along_dimension_total_rows_refuses_a_table_without_one_total_per_group(
 ):
     with pytest.raises(ValueError, match=message):
         along_dimension_total_rows(coordinates, dimension)
+
+
+def test_the_p_percent_rule_needs_the_rest_to_be_p_percent_of_the_largest():
+    # X, x1, x2: the rest X - x1 - x2 against 10% of x1.
+    total = np.array([100, 100, 130, 131, 0, 7])
+    largest = np.array([100, 60, 100, 100, 0, 4])
+    second = np.array([0, 40, 21, 21, 0, 3])
+    assert dominance_unsafe(total, largest, second, 10).tolist() == [
+        True,  # one contributor
+        True,  # two contributors: the second knows the first exactly
+        True,  # rest 9 < 10
+        False,  # rest 10 = 10% of 100
+        False,  # empty
+        True,  # rest 0
+    ]
+    # What each must move: 10% of x1 less the rest, in whole units.
+    assert dominance_protection(total, largest, second, 10).tolist() == [10, 6, 1, 0, 0, 1]
+
+
+def test_the_protection_keeps_the_second_largest_from_estimating_the_largest_closer_than_p():
+    # The second largest subtracts itself from the upper end of the cell's interval: its
+    # estimate of x1 must then be off by at least p% of x1.
+    rng = np.random.default_rng(3)
+    for _ in range(200):
+        amounts = np.sort(rng.integers(1, 1000, rng.integers(1, 6)))[::-1]
+        x1 = amounts[0]
+        x2 = amounts[1] if len(amounts) > 1 else 0
+        total = amounts.sum()
+        needed = dominance_protection(np.array([total]), np.array([x1]), np.array([x2]), 10)[0]
+        assert (total + needed) - x2 - x1 >= 0.1 * x1 - 1e-9

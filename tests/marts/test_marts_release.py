@@ -7,7 +7,7 @@ from datetime import date
 import numpy as np
 import polars as pl
 
-from udc.marts.build import count_mart
+from udc.marts.build import Dominance, MartCounts, MeasureCounts, count_mart
 from udc.marts.definitions import TOTAL, load_definitions
 from udc.marts.release import protect_marts, protection_table, release_groups, release_links
 
@@ -103,3 +103,25 @@ def test_marts_protected_together_hide_a_shared_cell_in_both_or_neither():
     )
     assert shared.height > 0 and stats.primary > 0
     assert (shared["inwoners_geheim"] == shared["personen_geheim"]).all()
+
+
+def test_a_sum_cell_must_move_what_the_p_percent_rule_asks_and_p_percent_of_itself():
+    definition = DEFINITIONS["stapeling_wijk"]
+    amount = definition.measure("huurachterstand_euro")
+    # Cells: one debtor (5,000); 12 debtors with one owing 9,000 of 10,000; 12 similar
+    # debts of 100 (safe); 3 debtors of 100 each (too few); nothing.
+    values = np.array([5000.0, 10000.0, 1200.0, 300.0, 0.0])
+    dominance = Dominance(
+        contributors=np.array([1, 12, 12, 3, 0]),
+        largest=np.array([5000.0, 9000.0, 100.0, 100.0, 0.0]),
+        second=np.array([0.0, 200.0, 100.0, 100.0, 0.0]),
+    )
+    grid = pl.DataFrame({"gebiedscode": [f"WK99990{i}" for i in range(1, 6)]})
+    table = MeasureCounts(amount, grid, values, (), 0, dominance=dominance)
+    counts = MartCounts(definition, PEILDATUM, pl.DataFrame(), {}, (table,))
+    protected = protection_table(counts, table)
+    assert protected.primary.tolist() == [True, True, False, True, False]
+    # p/100 x1 - rest: 500 - 0 and 900 - 800; too few: 10% of 300.
+    assert protected.upper.tolist() == [500, 100, 0, 30, 0]
+    assert protected.lower.tolist() == [500, 100, 0, 30, 0]
+    assert protected.secondary_width == 0

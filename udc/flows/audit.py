@@ -53,6 +53,9 @@ class AuditInput:
     measures: list[str]
     required_width: int
     protection: str = "suppression"
+    # Sums (magnitudes): their protection depends on the contributions, which the audit
+    # cannot see; it checks that none is exactly determined.
+    sums: tuple[str, ...] = ()
 
 
 def audit_input(mart: str, frame: pl.DataFrame, definition: MartDefinition) -> AuditInput:
@@ -64,6 +67,7 @@ def audit_input(mart: str, frame: pl.DataFrame, definition: MartDefinition) -> A
         [m.name for m in definition.measures],
         definition.protection_level or definition.min_cell_size,
         definition.protection,
+        tuple(m.name for m in definition.measures if m.kind == "sum"),
     )
 
 
@@ -78,6 +82,7 @@ def _release_input(release: Release) -> AuditInput:
         json.loads(metadata["udc.measures"]),
         int(width),
         metadata.get("udc.protection", "suppression"),
+        tuple(json.loads(metadata.get("udc.sums", "[]"))),
     )
 
 
@@ -93,7 +98,7 @@ def audit_tables(
             continue
         for table in published_tables(item.mart, item.frame, item.dimensions, item.measures):
             tables.append(table)
-            widths.append(item.required_width)
+            widths.append(1 if table.measure in item.sums else item.required_width)
     return audit_release(tables, links, widths, groups)
 
 

@@ -25,6 +25,7 @@ from udc.marts.intervals import TableAudit
 from udc.marts.release import protect_marts
 from udc.marts.tables import DisclosureError
 from udc.sources.contracts import Contract
+from udc.sources.lake import Lake
 from udc.workspace import Workspace
 
 
@@ -97,6 +98,24 @@ def _failed(names: list[str], peildatum: dt.date, message: str) -> list[MartOutc
     ]
 
 
+def lacking_columns(lake: Lake, definition: MartDefinition, chosen: dict[str, Delivery]) -> str:
+    """Why a mart cannot read its inputs from the lake, if so: ingest keeps only the
+    columns the marts needed when a delivery was loaded, so a mart that asks for more since
+    needs the next delivery of that source."""
+    for source, delivery in sorted(chosen.items()):
+        missing = sorted(
+            set(definition.inputs[source]) - set(lake.columns(source, delivery.peildatum))
+        )
+        if missing:
+            return (
+                f"{definition.name}: not built: the {source} delivery of "
+                f"{delivery.peildatum:%Y%m%d} was loaded without {', '.join(missing)} (no mart "
+                f"needed it then); it is read from the next {source} delivery, and the last "
+                "published version stays"
+            )
+    return ""
+
+
 def audit_gate(
     built: list[MartTable], definitions: Mapping[str, MartDefinition]
 ) -> tuple[list[TableAudit], str]:
@@ -140,6 +159,10 @@ def publish_release(
         assert not isinstance(choice, str)
         _, chosen = choice
         chosen_by_mart[name] = chosen
+        lacking = lacking_columns(res.lake, definition, chosen)
+        if lacking:
+            outcomes.append(MartOutcome(name, "failed", f"{peildatum:%Y%m%d}", message=lacking))
+            continue
         with timed(seconds, "mart_read"):
             tables = {
                 source: res.lake.read(source, delivery.peildatum, list(definition.inputs[source]))

@@ -1,5 +1,5 @@
-"""Build one mart: run its measure queries over its allowed inputs, count distinct units over
-the full grid of areas and dimensions, and protect the counts.
+"""Build one mart: run its measure queries over its allowed inputs, count distinct units (or
+sum their amounts) over the full grid of areas and dimensions, and protect the cells.
 
 The output is wide, for analysts: one row per area (buurt, wijk and gemeente rows, as the
 definition's geography says) and combination of dimension values (with ``totaal`` for
@@ -92,6 +92,7 @@ class MartTable:
             "protection": definition.protection,
             "dimensions": [d.name for d in definition.dimensions],
             "measures": [m.name for m in definition.measures],
+            "sums": [m.name for m in definition.measures if m.kind == "sum"],
             "deliveries": list(deliveries),
             "key_fingerprint": key_fingerprint,
             "title": definition.title,
@@ -133,7 +134,8 @@ def _count_measure(
     """Distinct units per finest area and dimension values (column ``_n``; under the cell key
     method also the sum of their record keys, ``_k``), and the number of
     distinct units whose area is not in the geography. Counting happens in DuckDB, so the
-    microdata never leave the restricted connection."""
+    microdata never leave the restricted connection. For a sum: one row per unit and cell
+    with its amount in whole units (``_amount``), without the unit id."""
     where = f"{definition.name}.{measure.name}"
     try:
         statements = duckdb.extract_statements(measure.sql)
@@ -148,7 +150,8 @@ def _count_measure(
         allowed = {source: list(cols) for source, cols in definition.inputs.items()}
         raise MartError(f"{where}: {exc} (the query may read only {allowed})") from None
     code, dimensions = definition.finest_code, list(measure.dimensions)
-    expected = ["unit_id", code, *dimensions]
+    is_sum = measure.kind == "sum"
+    expected = ["unit_id", code, *dimensions, *(["amount"] if is_sum else [])]
     if sorted(columns) != sorted(expected):
         raise MartError(f"{where}: the query must return exactly the columns {expected}")
     keys = ", ".join(_quoted(c) for c in [code, *dimensions])
@@ -162,11 +165,27 @@ def _count_measure(
               for d in dimensions),
         ]
     )  # fmt: skip
+    per_cell = ", ".join(_quoted(c) for c in ["unit_id", code, *dimensions])
+    contributions = (
+        # A unit's amounts in one cell are one contribution, rounded once: sums of whole
+        # numbers add up exactly at every level.
+        f"SELECT {per_cell}, CAST(round(sum(amount)) AS BIGINT) AS _amount FROM "
+        f"(SELECT {cast}, CAST(amount AS DOUBLE) AS amount FROM (\n{sql}\n) AS measure) "
+        f"GROUP BY {per_cell}"
+        if is_sum
+        else f"SELECT DISTINCT {cast} FROM (\n{sql}\n) AS measure"
+    )
     try:
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE _contributions AS "
-            f"SELECT DISTINCT {cast} FROM (\n{sql}\n) AS measure"
-        )
+        if is_sum:
+            (bad,) = con.sql(
+                f"SELECT count(*) FILTER (amount IS NULL OR amount < 0) FROM (\n{sql}\n)"
+            ).fetchall()
+            if bad[0]:
+                raise MartError(
+                    f"{where}: the query returns {bad[0]} row(s) with an amount that is "
+                    "missing or negative; the dominance rule needs amounts of 0 or more"
+                )
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _contributions AS {contributions}")
         (unplaced,) = con.sql(
             f"SELECT count(DISTINCT unit_id) FROM _contributions "
             f"WHERE {_quoted(code)} IS NULL OR {_quoted(code)} NOT IN ({areas})"
@@ -181,7 +200,9 @@ def _count_measure(
             f"GROUP BY {per_unit} HAVING count(*) > 1)"
         ).fetchall()
         counts = con.sql(
-            f"SELECT {keys}, CAST(count(*) AS BIGINT) AS _n FROM _placed GROUP BY {keys}"
+            f"SELECT {keys}, _amount FROM _placed"
+            if is_sum
+            else f"SELECT {keys}, CAST(count(*) AS BIGINT) AS _n FROM _placed GROUP BY {keys}"
         ).to_arrow_table()
         placed = (
             con.sql(f"SELECT {keys}, unit_id FROM _placed").to_arrow_table()
@@ -282,32 +303,76 @@ def _grid(geography: pl.DataFrame, dimensions: Mapping[str, list[str]]) -> pl.Da
 def _aggregate(
     definition: MartDefinition,
     measure: Measure,
-    counts: pl.DataFrame,
+    rows: pl.DataFrame,
     level_map: pl.DataFrame,
     grid: pl.DataFrame,
-    column: str = "_n",
-) -> np.ndarray:
-    """Distinct-unit counts for every grid cell. Totals are sums of the finest counts, which
-    equal distinct counts because ``_count_measure`` checked that no unit is in two cells
-    of an additive dimension or area."""
+    aggregations: Sequence[pl.Expr],
+) -> pl.DataFrame:
+    """``aggregations`` of the finest ``rows`` for every grid cell (aligned with ``grid``),
+    over every area and every total. Sums of the finest counts equal distinct counts because
+    ``_count_measure`` checked that no unit is in two cells of an additive dimension or
+    area."""
     dimensions = list(measure.dimensions)
     additive = [d for d in dimensions if definition.dimension(d).additive]
-    base = counts.join(level_map, left_on=definition.finest_code, right_on="_l0")
+    base = rows.join(level_map, left_on=definition.finest_code, right_on="_l0")
+    values = [c for c in rows.columns if c not in (definition.finest_code, *dimensions)]
     parts = []
     for i in range(len(definition.geography)):
         level_code = definition.finest_code if i == 0 else f"_l{i}"
-        at_level = base.select(pl.col(level_code).alias(CODE_COLUMN), *dimensions, column)
+        at_level = base.select(pl.col(level_code).alias(CODE_COLUMN), *dimensions, *values)
         for size in range(len(additive) + 1):
             for totals in itertools.combinations(additive, size):
                 parts.append(
                     at_level.with_columns(pl.lit(TOTAL).alias(d) for d in totals)
                     .group_by(CODE_COLUMN, *dimensions)
-                    .agg(pl.col(column).sum())
+                    .agg(*aggregations)
                 )
     keyed = grid.join(
         pl.concat(parts), on=[CODE_COLUMN, *dimensions], how="left", maintain_order="left"
     )
-    return keyed[column].fill_null(0).to_numpy()
+    return keyed.drop(grid.columns)
+
+
+def _counts(
+    definition: MartDefinition,
+    measure: Measure,
+    rows: pl.DataFrame,
+    level_map: pl.DataFrame,
+    grid: pl.DataFrame,
+    column: str,
+) -> np.ndarray:
+    """The sum of a finest count column (``_n``, or the record keys ``_k``) per grid cell."""
+    found = _aggregate(definition, measure, rows, level_map, grid, [pl.col(column).sum()])
+    return found[column].fill_null(0).to_numpy()
+
+
+def _magnitudes(
+    definition: MartDefinition,
+    measure: Measure,
+    rows: pl.DataFrame,
+    level_map: pl.DataFrame,
+    grid: pl.DataFrame,
+) -> tuple[np.ndarray, Dominance]:
+    """Per grid cell the sum of its contributions and what the dominance rule reads: the
+    number of contributors and the two largest contributions (0 where there are fewer)."""
+    found = _aggregate(
+        definition,
+        measure,
+        rows,
+        level_map,
+        grid,
+        [
+            pl.col("_amount").sum().alias("_sum"),
+            pl.len().alias("_contributors"),
+            pl.col("_amount").top_k(2).alias("_top"),
+        ],
+    )
+    top = found["_top"]
+    return found["_sum"].fill_null(0).to_numpy(), Dominance(
+        contributors=found["_contributors"].fill_null(0).to_numpy(),
+        largest=top.list.get(0, null_on_oob=True).fill_null(0).to_numpy(),
+        second=top.list.get(1, null_on_oob=True).fill_null(0).to_numpy(),
+    )
 
 
 def _hierarchies(
@@ -352,6 +417,15 @@ def _ratio_columns(definition: MartDefinition, wide: pl.DataFrame) -> list[pl.Se
 
 
 @dataclass(frozen=True)
+class Dominance:
+    """What the dominance rule reads of a sum's cells: never published."""
+
+    contributors: np.ndarray
+    largest: np.ndarray
+    second: np.ndarray
+
+
+@dataclass(frozen=True)
 class MeasureCounts:
     """One measure's complete table before protection: a cell per area and combination of
     its dimensions' values, finest areas first."""
@@ -363,6 +437,7 @@ class MeasureCounts:
     unplaced: int  # distinct units whose address is not in the buurtindeling
     # Cell key method: per cell the sum of its contributors' record keys (else None).
     record_key_sums: np.ndarray | None = None
+    dominance: Dominance | None = None  # a sum's contributors (None for a count)
 
 
 @dataclass(frozen=True)
@@ -394,18 +469,25 @@ def count_mart(
     measures = []
     for measure in definition.measures:
         grid = _grid(geography, {d: domains[d] for d in measure.dimensions})
+        rows = counts[measure.name]
+        dominance = None
+        if measure.kind == "sum":
+            values, dominance = _magnitudes(definition, measure, rows, level_map, grid)
+        else:
+            values = _counts(definition, measure, rows, level_map, grid, "_n")
         measures.append(
             MeasureCounts(
                 measure=measure,
                 grid=grid,
-                values=_aggregate(definition, measure, counts[measure.name], level_map, grid),
+                values=values,
                 hierarchies=tuple(_hierarchies(definition, measure, geography, domains)),
                 unplaced=unplaced[measure.name],
                 record_key_sums=(
-                    _aggregate(definition, measure, counts[measure.name], level_map, grid, "_k")
+                    _counts(definition, measure, rows, level_map, grid, "_k")
                     if definition.protection == "cell_key"
                     else None
                 ),
+                dominance=dominance,
             )
         )
     return MartCounts(definition, peildatum, geography, domains, tuple(measures))

@@ -13,7 +13,10 @@ per contribution: ``unit_id`` (the thing counted: a pseudonym or a registratienu
 code column of the finest geography level (``buurtcode``, ``wijkcode`` or ``gemeentecode``;
 NULL when the address cannot be placed) and one column per dimension of the measure.
 Coarser levels, names and totals are derived by the build, never by the query, so totals
-always equal the sum of their children.
+always equal the sum of their children. A measure of ``kind = "sum"`` (a magnitude, such as
+an arrears amount in euro) also yields ``amount``: each cell then holds the sum of its
+units' amounts in whole units, and is unsafe by the dominance rule (``dominance_p``, the p
+of the p%-rule) or when it has fewer contributors than the minimum cell size.
 
 Count cells are protected by suppression (``protection = "suppression"``, the default) or
 by the cell key method (``protection = "cell_key"`` with a ``ptable``: every cell
@@ -39,6 +42,8 @@ TOTAL = "totaal"
 UNKNOWN = "onbekend"
 DEFAULT_MIN_CELL_SIZE = 10
 PROTECTIONS = ("suppression", "cell_key")
+MEASURE_KINDS = ("count", "sum")
+DEFAULT_DOMINANCE_P = 10  # p%-rule: no contributor may be estimated closer than 10%
 DEFAULT_MIN_DENOMINATOR = 100  # CBS practice: no share of a group smaller than 100
 
 # The CBS hierarchy: level -> (code column, name column) in the geography source.
@@ -80,6 +85,9 @@ class Measure:
     # Dimensions along which a category holding its group's whole total is unsafe: then
     # every unit of the group has that category, which discloses it for each of them.
     group_disclosure: tuple[str, ...] = ()
+    # "count": distinct units per cell; "sum": the sum of the units' ``amount``.
+    kind: str = "count"
+    dominance_p: int = DEFAULT_DOMINANCE_P  # sums only
 
 
 @dataclass(frozen=True)
@@ -185,7 +193,11 @@ def _measure(mart: str, raw: object, dimensions: Mapping[str, Dimension]) -> Mea
     if not isinstance(raw, dict):
         raise MartError(f"{mart}: every [[measures]] entry must be a table")
     where = f"{mart}.measures.{raw.get('name', '?')}"
-    _check_keys(where, raw, ("name", "unit", "sql", "dimensions", "same_as", "group_disclosure"))
+    _check_keys(
+        where,
+        raw,
+        ("name", "unit", "sql", "dimensions", "same_as", "group_disclosure", "kind", "dominance_p"),
+    )
     name = _name(where, raw.get("name"))
     unit, sql = raw.get("unit"), raw.get("sql")
     if not isinstance(unit, str) or not unit:
@@ -211,7 +223,20 @@ def _measure(mart: str, raw: object, dimensions: Mapping[str, Dimension]) -> Mea
         if not dimensions[dimension].additive:
             # Without a total there is no group whose whole a category could hold.
             raise MartError(f"{where}.group_disclosure: {dimension!r} is not additive")
-    return Measure(name, unit, sql, used, same_as, group_disclosure)
+    kind = raw.get("kind", "count")
+    if kind not in MEASURE_KINDS:
+        raise MartError(f"{where}.kind must be one of {list(MEASURE_KINDS)}")
+    dominance_p = raw.get("dominance_p", DEFAULT_DOMINANCE_P)
+    if kind == "count" and "dominance_p" in raw:
+        raise MartError(f"{where}.dominance_p: the dominance rule is for kind = 'sum' only")
+    if isinstance(dominance_p, bool) or not isinstance(dominance_p, int) or dominance_p >= 100:
+        raise MartError(f"{where}.dominance_p must be a whole percentage from 1 to 99")
+    if dominance_p < 1:
+        raise MartError(f"{where}.dominance_p must be a whole percentage from 1 to 99")
+    if kind == "sum" and (same_as is not None or group_disclosure):
+        # Both are rules about counted units: a share of a group, units counted twice.
+        raise MartError(f"{where}: same_as and group_disclosure are for counts, not sums")
+    return Measure(name, unit, sql, used, same_as, group_disclosure, str(kind), dominance_p)
 
 
 def _ratio(mart: str, raw: object, measures: Mapping[str, Measure]) -> Ratio:
@@ -225,6 +250,8 @@ def _ratio(mart: str, raw: object, measures: Mapping[str, Measure]) -> Ratio:
     numerator, denominator = raw.get("numerator"), raw.get("denominator")
     if numerator not in measures or denominator not in measures:
         raise MartError(f"{where}: numerator and denominator must be measures of this mart")
+    if measures[numerator].kind != "count" or measures[denominator].kind != "count":
+        raise MartError(f"{where}: a ratio is a share of counts; a sum is not one")
     if not set(measures[denominator].dimensions) <= set(measures[numerator].dimensions):
         raise MartError(f"{where}: the denominator's dimensions must be the numerator's")
     minimum = _positive_int(
@@ -297,6 +324,9 @@ def definition_from_dict(raw: Mapping[str, object]) -> MartDefinition:
     if protection not in PROTECTIONS:
         raise MartError(f"{name}.protection must be one of {list(PROTECTIONS)}")
     ptable = raw.get("ptable", "default")
+    if protection == "cell_key" and any(m.kind != "count" for m in measures):
+        # The p-tables perturb counts; a magnitude needs noise scaled to its contributions.
+        raise MartError(f"{name}: the cell key method protects counts only, not sums")
     if "ptable" in raw and protection != "cell_key":
         raise MartError(f"{name}.ptable: a p-table is for protection = 'cell_key' only")
     if not isinstance(ptable, str) or not NAME.match(ptable):

@@ -6,11 +6,14 @@ suppression (``protection``) then hides complements so that the unsafe cells can
 computed back. The rules are pure numpy functions on aligned arrays, one element per cell,
 so the build and the global protection across marts can share them.
 
-Two kinds of disclosure are covered:
+Three kinds of disclosure are covered:
 
-* identity disclosure by small counts (``count_unsafe``);
+* identity disclosure by small counts (``count_unsafe``), also of the contributors to a
+  magnitude;
 * attribute disclosure: a group whose members all share the sensitive value
-  (``group_disclosure_unsafe``, ``along_dimension_total_rows``).
+  (``group_disclosure_unsafe``, ``along_dimension_total_rows``);
+* a magnitude dominated by its largest contributors (the p%-rule, ``dominance_unsafe``):
+  the second largest can estimate the largest too closely.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ import polars as pl
 __all__ = [
     "along_dimension_total_rows",
     "count_unsafe",
+    "dominance_protection",
+    "dominance_unsafe",
     "group_disclosure_unsafe",
     "totals_at",
 ]
@@ -35,6 +40,29 @@ def count_unsafe(values: np.ndarray, min_cell_size: int) -> np.ndarray:
     """
     values = np.asarray(values)
     return (values > 0) & (values < min_cell_size)
+
+
+def dominance_unsafe(
+    total: np.ndarray, largest: np.ndarray, second: np.ndarray, p: float
+) -> np.ndarray:
+    """The p%-rule: a magnitude cell ``X`` with largest contributions ``x1 >= x2`` is unsafe
+    when ``X - x1 - x2 < p/100 * x1``. The second largest contributor knows ``x2`` and reads
+    ``X``; the rest is all that stands between it and ``x1``, so it must be at least p% of
+    ``x1``. One or two contributors are always unsafe (nothing stands between)."""
+    total, largest, second = (np.asarray(a, dtype=np.float64) for a in (total, largest, second))
+    return (total > 0) & (total - largest - second < p / 100 * largest)
+
+
+def dominance_protection(
+    total: np.ndarray, largest: np.ndarray, second: np.ndarray, p: float
+) -> np.ndarray:
+    """How far a cell unsafe by the p%-rule must be able to move, up and down, in whole
+    units: ``p/100 * x1 - (X - x1 - x2)`` rounded up (Hundepool et al., Statistical
+    Disclosure Control, 4.2), so that ``x2`` plus the attacker's interval never pins ``x1``
+    closer than p%. 0 where the rule holds."""
+    total, largest, second = (np.asarray(a, dtype=np.float64) for a in (total, largest, second))
+    needed = p / 100 * largest - (total - largest - second)
+    return np.maximum(np.ceil(needed - 1e-9), 0.0)
 
 
 def group_disclosure_unsafe(values: np.ndarray, group_totals: np.ndarray) -> np.ndarray:

@@ -15,7 +15,8 @@ Primary rules and what a primary cell must keep (``p`` = the mart's protection l
   published zeros beside it, which would otherwise show that the rest of the group is
   empty (``release_groups``).
 
-Complements keep a width of ``p`` (``ProtectionTable.secondary_width``). A mart under the
+Complements keep a width of ``p`` (``ProtectionTable.secondary_width``). A sum (a
+magnitude) follows the dominance rule instead (``_magnitude_table``). A mart under the
 cell key method is not suppressed: each of its cells is perturbed by its cell key.
 """
 
@@ -42,6 +43,8 @@ from udc.marts.definitions import TOTAL, MartDefinition, MartError
 from udc.marts.primary import (
     along_dimension_total_rows,
     count_unsafe,
+    dominance_protection,
+    dominance_unsafe,
     group_disclosure_unsafe,
     totals_at,
 )
@@ -78,8 +81,33 @@ def _whole_groups(counts: MartCounts, table: MeasureCounts) -> list[tuple[str, n
     return whole
 
 
-def protection_table(counts: MartCounts, table: MeasureCounts) -> ProtectionTable:
-    """A measure's cells with its primary cells and the protection each must keep."""
+def _magnitude_needs(
+    counts: MartCounts, table: MeasureCounts
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """A sum's primary cells, what each must keep above and below, and the complements'
+    width. Unsafe by the dominance rule, a cell must move what ``dominance_protection``
+    says; with fewer contributors than the minimum cell size, p% of its value; the larger
+    if both. Complements need no interval of their own: they hide no one's contribution by
+    themselves."""
+    dominance = table.dominance
+    assert dominance is not None
+    p = table.measure.dominance_p
+    values = table.values
+    few = count_unsafe(dominance.contributors, counts.definition.min_cell_size)
+    dominated = dominance_unsafe(values, dominance.largest, dominance.second, p)
+    primary = (few | dominated) & (values > 0)
+    rule = dominance_protection(values, dominance.largest, dominance.second, p)
+    share = np.ceil(p / 100 * values)
+    needed = np.maximum(np.where(dominated, rule, 0.0), np.where(few, share, 0.0))
+    needed = np.where(primary, np.maximum(needed, 1.0), 0.0)
+    return primary, needed, np.minimum(values, needed), 0.0
+
+
+def _count_needs(
+    counts: MartCounts, table: MeasureCounts
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """A count's primary cells (small, or holding their whole group), what each must keep
+    above and below, and the complements' width (``p``)."""
     definition = counts.definition
     values = table.values
     level = float(definition.protection_level or definition.min_cell_size)
@@ -88,15 +116,23 @@ def protection_table(counts: MartCounts, table: MeasureCounts) -> ProtectionTabl
     for _, rows in _whole_groups(counts, table):
         whole_group |= rows >= 0
     primary = small | whole_group
+    upper = np.where(small, level, 0.0)
+    return primary, upper, np.where(primary, np.minimum(values, level), 0.0), level
+
+
+def protection_table(counts: MartCounts, table: MeasureCounts) -> ProtectionTable:
+    """A measure's cells with its primary cells and the protection each must keep."""
+    needs = _magnitude_needs if table.measure.kind == "sum" else _count_needs
+    primary, upper, lower, width = needs(counts, table)
     return ProtectionTable(
-        name=f"{definition.name}.{table.measure.name}",
+        name=f"{counts.definition.name}.{table.measure.name}",
         coordinates=table.grid,
-        values=values,
+        values=table.values,
         hierarchies=table.hierarchies,
         primary=primary,
-        upper=np.where(small, level, 0.0),
-        lower=np.where(primary, np.minimum(values, level), 0.0),
-        secondary_width=level,
+        upper=upper,
+        lower=lower,
+        secondary_width=width,
     )
 
 

@@ -29,5 +29,9 @@ class Lake:
         os.replace(staging, target)
         return target, digest
 
+    def columns(self, source: str, peildatum: dt.date) -> list[str]:
+        """The columns a dataset holds: only those the marts asked for when it was loaded."""
+        return list(pl.read_parquet_schema(self.path(source, peildatum)))
+
     def read(self, source: str, peildatum: dt.date, columns: list[str] | None = None):
         return pl.read_parquet(self.path(source, peildatum), columns=columns)
