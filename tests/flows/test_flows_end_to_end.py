@@ -229,3 +229,29 @@ def test_archive_is_encrypted_and_opens_with_the_archive_key(city):
         blob, KeyStore(workspace / "keys").archive_key(), f"bijstand/{file_name}/{digest}".encode()
     )
     assert hashlib.sha256(raw).hexdigest() == digest
+
+
+def test_a_rebuild_of_a_published_peildatum_is_audited_with_the_earlier_release(city):
+    from udc.marts.definitions import PACKAGED_DEFINITIONS
+
+    workspace = city[0]
+    mart = workspace / "marts" / "stapeling_wijk"
+    earlier = pl.read_parquet(mart / "current" / "stapeling_wijk.parquet")
+    # A new title: the same values for the same peildatum, so a new release of the whole
+    # release beside the old one, which stays readable.
+    definition = (PACKAGED_DEFINITIONS / "stapeling_wijk.toml").read_text()
+    (workspace / "config" / "marts").mkdir(parents=True, exist_ok=True)
+    (workspace / "config" / "marts" / "stapeling_wijk.toml").write_text(
+        definition.replace('title = "Inwoners', 'title = "Alle inwoners', 1)
+    )
+    third = udc(workspace, "run")
+    assert third.returncode == 0, third.stdout + third.stderr
+    releases = sorted((mart / "releases").iterdir())
+    assert len(releases) == 2
+    rebuilt = pl.read_parquet(mart / "current" / "stapeling_wijk.parquet")
+    for measure in ("personen", "huurachterstand_euro"):
+        was, now = earlier[f"{measure}_geheim"], rebuilt[f"{measure}_geheim"]
+        assert not (was.fill_null(False) & ~now.fill_null(False)).any(), measure
+    # Read together, the two releases still keep every hidden cell's interval.
+    audit = udc(workspace, "marts", "audit")
+    assert audit.returncode == 0, audit.stdout + audit.stderr

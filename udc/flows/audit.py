@@ -1,19 +1,35 @@
 """The disclosure audit: of frames about to be published (the nightly flow, which publishes
 nothing of a release that fails) and of published releases (``udc marts audit``). It reads
 only what analysts would read: the frames, their dimensions and measures, and the links
-the definitions declare."""
+the definitions declare.
+
+Releases stay readable after a newer one of the same peildatum (a rebuild after a changed
+definition, say). Where a measure's fingerprint says both hold the same values, an
+attacker combines them: a cell either release publishes is known. The audit reads that
+combined view (``earlier``): a cell counts as hidden only where every such release hides
+it."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 import polars as pl
 
 from udc.marts.definitions import MartDefinition
-from udc.marts.intervals import Link, TableAudit, WholeGroup, audit_release, published_tables
+from udc.marts.intervals import (
+    CODE,
+    LEVEL,
+    SECRET_SUFFIX,
+    Link,
+    TableAudit,
+    WholeGroup,
+    audit_release,
+    published_tables,
+)
 from udc.marts.publish import MartStore, Release
 
 
@@ -56,9 +72,16 @@ class AuditInput:
     # Sums (magnitudes): their protection depends on the contributions, which the audit
     # cannot see; it checks that none is exactly determined.
     sums: tuple[str, ...] = ()
+    # Per measure, what its true values depend on (``build.measure_fingerprints``).
+    fingerprints: Mapping[str, str] = field(default_factory=dict)
 
 
-def audit_input(mart: str, frame: pl.DataFrame, definition: MartDefinition) -> AuditInput:
+def audit_input(
+    mart: str,
+    frame: pl.DataFrame,
+    definition: MartDefinition,
+    fingerprints: Mapping[str, str] | None = None,
+) -> AuditInput:
     """A frame about to be published, with what its definition says it must keep."""
     return AuditInput(
         mart,
@@ -68,10 +91,11 @@ def audit_input(mart: str, frame: pl.DataFrame, definition: MartDefinition) -> A
         definition.protection_level or definition.min_cell_size,
         definition.protection,
         tuple(m.name for m in definition.measures if m.kind == "sum"),
+        dict(fingerprints or {}),
     )
 
 
-def _release_input(release: Release) -> AuditInput:
+def release_input(release: Release) -> AuditInput:
     """A published release, read as an analyst reads it: its parquet and its metadata."""
     metadata = release.metadata
     width = metadata.get("udc.protection_level", metadata["udc.min_cell_size"])
@@ -83,20 +107,71 @@ def _release_input(release: Release) -> AuditInput:
         int(width),
         metadata.get("udc.protection", "suppression"),
         tuple(json.loads(metadata.get("udc.sums", "[]"))),
+        json.loads(metadata.get("udc.measure_fingerprints", "{}")),
     )
 
 
+def earlier_releases(
+    store: MartStore, mart: str, peildatum: dt.date, besides: str | None = None
+) -> list[Release]:
+    """The still-readable releases of ``mart`` for ``peildatum``, other than ``besides``."""
+    wanted = peildatum.isoformat()
+    return [
+        r
+        for r in store.releases(mart)
+        if r.metadata.get("udc.peildatum") == wanted and r.release_id != besides
+    ]
+
+
+def combined_view(item: AuditInput, earlier: Sequence[AuditInput]) -> AuditInput:
+    """``item`` as an attacker who also reads ``earlier`` releases of its mart sees it: in
+    every measure whose fingerprint says they hold the same values, a cell one of them
+    publishes is published."""
+    frame = item.frame
+    keys = [LEVEL, CODE, *item.dimensions]
+    for other in earlier:
+        if other.mart != item.mart or other.dimensions != item.dimensions:
+            continue
+        for measure in item.measures:
+            fingerprint = item.fingerprints.get(measure)
+            if fingerprint is None or other.fingerprints.get(measure) != fingerprint:
+                continue
+            secret = f"{measure}{SECRET_SUFFIX}"
+            shown = other.frame.filter(~pl.col(secret).fill_null(True))
+            revealed = pl.col(secret).fill_null(False) & pl.col("_shown").is_not_null()
+            frame = (
+                frame.join(
+                    shown.select(*keys, pl.col(measure).alias("_shown")),
+                    on=keys,
+                    how="left",
+                    maintain_order="left",
+                )
+                .with_columns(
+                    pl.when(revealed).then(pl.col("_shown")).otherwise(pl.col(measure))
+                    .alias(measure),
+                    pl.when(revealed).then(False).otherwise(pl.col(secret)).alias(secret),
+                )
+                .drop("_shown")
+            )  # fmt: skip
+    return dataclasses.replace(item, frame=frame)
+
+
 def audit_tables(
-    inputs: list[AuditInput], links: list[Link], groups: list[WholeGroup]
+    inputs: list[AuditInput],
+    links: list[Link],
+    groups: list[WholeGroup],
+    earlier: Sequence[AuditInput] = (),
 ) -> list[TableAudit]:
     """Audit marts together: every measure's table, linked cells tied, whole groups
-    checked. Marts under the cell key method hide nothing and their totals need not add
-    up, so they are not audited."""
+    checked, each mart as seen together with the ``earlier`` releases of its peildatum.
+    Marts under the cell key method hide nothing and their totals need not add up, so
+    they are not audited."""
     tables, widths = [], []
     for item in inputs:
         if item.protection == "cell_key":
             continue
-        for table in published_tables(item.mart, item.frame, item.dimensions, item.measures):
+        seen = combined_view(item, earlier)
+        for table in published_tables(seen.mart, seen.frame, seen.dimensions, seen.measures):
             tables.append(table)
             widths.append(1 if table.measure in item.sums else item.required_width)
     return audit_release(tables, links, widths, groups)
@@ -110,8 +185,8 @@ def audit_published(
     peildatum: dt.date | None = None,
 ) -> tuple[list[TableAudit], dict[str, str]]:
     """Audit the published releases of ``marts`` (default: all) together: the current ones,
-    or with ``peildatum`` the newest release of that peildatum. Returns the audits and the
-    release id of each mart audited."""
+    or with ``peildatum`` the newest release of that peildatum, each as seen with the other
+    releases of its peildatum. Returns the audits and the release id of each mart audited."""
     releases = []
     for name in marts or store.names():
         if peildatum is None:
@@ -122,8 +197,19 @@ def audit_published(
             release = found[-1] if found else None
         if release is not None:
             releases.append(release)
-    inputs = [_release_input(r) for r in releases]
-    return audit_tables(inputs, links, groups), {r.mart: r.release_id for r in releases}
+    inputs = [release_input(r) for r in releases]
+    earlier = [
+        release_input(other)
+        for release in releases
+        for other in earlier_releases(
+            store,
+            release.mart,
+            dt.date.fromisoformat(release.metadata["udc.peildatum"]),
+            release.release_id,
+        )
+    ]
+    audits = audit_tables(inputs, links, groups, earlier)
+    return audits, {r.mart: r.release_id for r in releases}
 
 
 def audit_records(

@@ -6,23 +6,28 @@ import dataclasses
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+
+import numpy as np
 
 from udc.catalog.models import Delivery
 from udc.flows.audit import (
+    AuditInput,
     audit_input,
     audit_records,
     audit_tables,
     declared_groups,
     declared_links,
+    earlier_releases,
+    release_input,
 )
 from udc.flows.ingest import timed
 from udc.flows.resources import Resources, open_resources
-from udc.marts.build import MartTable, count_mart
+from udc.marts.build import MartCounts, MartTable, count_mart, measure_fingerprints
 from udc.marts.definitions import MartDefinition, MartError
-from udc.marts.intervals import TableAudit
-from udc.marts.release import protect_marts
+from udc.marts.intervals import IntervalError, TableAudit
+from udc.marts.release import cells_shown, protect_marts
 from udc.marts.tables import DisclosureError
 from udc.sources.contracts import Contract
 from udc.sources.lake import Lake
@@ -116,16 +121,59 @@ def lacking_columns(lake: Lake, definition: MartDefinition, chosen: dict[str, De
     return ""
 
 
+def shown_before(
+    counted: Sequence[MartCounts],
+    fingerprints: Mapping[str, Mapping[str, str]],
+    earlier: Sequence[AuditInput],
+) -> dict[tuple[str, str], tuple[np.ndarray, np.ndarray]]:
+    """Per (mart, measure), the cells that earlier releases of the peildatum with the same
+    values hid and those they published (hidden in one, published in another: published)."""
+    found: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
+    for counts in counted:
+        name = counts.definition.name
+        for item in earlier:
+            if item.mart != name:
+                continue
+            for table in counts.measures:
+                measure = table.measure.name
+                if item.fingerprints.get(measure) != fingerprints[name].get(measure):
+                    continue
+                hidden, published = cells_shown(item.frame, counts, table)
+                if (name, measure) in found:
+                    hid, shown = found[(name, measure)]
+                    hidden, published = hid | hidden, shown | published
+                found[(name, measure)] = (hidden & ~published, published)
+    return found
+
+
+def delivery_ids(chosen: dict[str, Delivery]) -> list[str]:
+    """The deliveries a mart reads, as its metadata names them."""
+    return [f"{s}:{d.peildatum:%Y%m%d}:{d.sha256}" for s, d in sorted(chosen.items())]
+
+
 def audit_gate(
-    built: list[MartTable], definitions: Mapping[str, MartDefinition]
+    built: list[MartTable],
+    definitions: Mapping[str, MartDefinition],
+    fingerprints: Mapping[str, Mapping[str, str]] | None = None,
+    earlier: Sequence[AuditInput] = (),
 ) -> tuple[list[TableAudit], str]:
-    """The disclosure audit of frames about to be published, and why they must not be
-    (empty when every hidden cell keeps its protection and no whole group shows)."""
-    audits = audit_tables(
-        [audit_input(b.definition.name, b.frame, b.definition) for b in built],
-        declared_links(definitions),
-        declared_groups(definitions),
-    )
+    """The disclosure audit of frames about to be published, together with the ``earlier``
+    releases of their peildatum still readable, and why they must not be published (empty
+    when every hidden cell keeps its protection and no whole group shows)."""
+    fingerprints = fingerprints or {}
+    inputs = [
+        audit_input(b.definition.name, b.frame, b.definition, fingerprints.get(b.definition.name))
+        for b in built
+    ]
+    try:
+        audits = audit_tables(
+            inputs, declared_links(definitions), declared_groups(definitions), earlier
+        )
+    except IntervalError as exc:
+        return [], (
+            f"not published: the disclosure audit of the {built[0].peildatum:%Y%m%d} release "
+            f"cannot read it: {exc}; the last published version stays"
+        )
     narrow = sum(len(a.too_narrow) for a in audits)
     whole = sum(len(a.whole_groups) for a in audits)
     if not narrow and not whole:
@@ -135,9 +183,15 @@ def audit_gate(
         found.append(f"narrows {narrow} hidden cell(s) below their protection")
     if whole:
         found.append(f"shows {whole} cell(s) to hold their whole group")
+    together = (
+        f" (read together with the {len(earlier)} earlier release(s) of "
+        "this peildatum, which stay readable)"
+        if earlier
+        else ""
+    )
     return audits, (
         f"not published: the disclosure audit of the {built[0].peildatum:%Y%m%d} release "
-        f"{' and '.join(found)}; the last published version stays"
+        f"{' and '.join(found)}{together}; the last published version stays"
     )
 
 
@@ -183,9 +237,22 @@ def publish_release(
     if not counted:
         return outcomes
     built_names = [c.definition.name for c in counted]
+    fingerprints = {
+        name: measure_fingerprints(res.marts[name], delivery_ids(chosen_by_mart[name]))
+        for name in built_names
+    }
+    earlier = [
+        release_input(release)
+        for name in built_names
+        for release in earlier_releases(res.store, name, peildatum)
+    ]
     try:
         with timed(seconds, "protect"):
-            built, _ = protect_marts(counted, [res.workspace.root / "config" / "ptables"])
+            built, _ = protect_marts(
+                counted,
+                [res.workspace.root / "config" / "ptables"],
+                shown_before(counted, fingerprints, earlier),
+            )
     except MartError as exc:
         return outcomes + _failed(
             built_names, peildatum, f"not built: {exc}; the last published version stays"
@@ -198,7 +265,7 @@ def publish_release(
             "version stays",
         )
     with timed(seconds, "audit"):
-        audits, refusal = audit_gate(built, res.marts)
+        audits, refusal = audit_gate(built, res.marts, fingerprints, earlier)
     if refusal:
         return outcomes + _failed(built_names, peildatum, refusal)
     release_ids = {}
@@ -224,8 +291,7 @@ def _publish(
     definition = built.definition
     name, peildatum = definition.name, built.peildatum
     signature = input_signature(definition, chosen, res.fingerprint())
-    deliveries = [f"{s}:{d.peildatum:%Y%m%d}:{d.sha256}" for s, d in sorted(chosen.items())]
-    described = built.publication_metadata(deliveries, res.fingerprint())
+    described = built.publication_metadata(delivery_ids(chosen), res.fingerprint())
     metadata = {"udc.mart": name, "udc.inputs": signature} | {
         f"udc.{key}": json.dumps(value) if isinstance(value, list) else value
         for key, value in described.items()

@@ -14,7 +14,9 @@ other dimensions are ``totaal``; elsewhere both its columns are null (not applic
 
 from __future__ import annotations
 
+import hashlib
 import itertools
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -95,10 +97,39 @@ class MartTable:
             "sums": [m.name for m in definition.measures if m.kind == "sum"],
             "deliveries": list(deliveries),
             "key_fingerprint": key_fingerprint,
+            "measure_fingerprints": json.dumps(
+                measure_fingerprints(definition, deliveries), sort_keys=True
+            ),
             "title": definition.title,
             "cells": self.cells,
             "suppressed": self.primary_suppressed + self.secondary_suppressed,
         }
+
+
+def measure_fingerprints(
+    definition: MartDefinition, deliveries: Sequence[str]
+) -> dict[str, str]:
+    """Per measure, a hash of everything its true cell values depend on: its query, kind and
+    dimensions, the mart's geography and inputs, and the deliveries read. Two releases with
+    the same fingerprint for a measure hold the same values there, whatever they hide, so
+    an attacker who reads both combines them (the audit ties them, and a rebuild starts
+    from what the earlier one hid). Protection settings do not change it."""
+    found = {}
+    for measure in definition.measures:
+        payload = {
+            "measure": [measure.sql, measure.kind, list(measure.dimensions)],
+            "dimensions": [
+                [d.name, list(d.values), d.additive]
+                for d in definition.dimensions
+                if d.name in measure.dimensions
+            ],
+            "geography": list(definition.geography),
+            "inputs": {source: list(columns) for source, columns in definition.inputs.items()},
+            "deliveries": sorted(deliveries),
+        }
+        text = json.dumps(payload, sort_keys=True).encode()
+        found[measure.name] = hashlib.sha256(text).hexdigest()[:16]
+    return found
 
 
 def _connection(

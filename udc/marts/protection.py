@@ -89,6 +89,11 @@ class ProtectionTable:
     upper: np.ndarray  # protection needed above the value, per primary cell
     lower: np.ndarray  # protection needed below it (at most the value)
     secondary_width: float  # the interval width a complementary cell must keep
+    # Cells an earlier release of the same values hid: hidden again from the start (as
+    # complements), or the two releases together would publish them; and cells it
+    # published: never complements (the earlier release shows them anyway).
+    hidden_before: np.ndarray | None = None
+    published_before: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -150,6 +155,8 @@ class _System:
     area_parents: dict[int, int]
     area_chains: dict[int, tuple[int, ...]]  # per area: its ancestors
     area_mass: dict[int, float]  # per area: the sum of its cells
+    # Cells that may not move: an earlier release of the same values publishes them.
+    fixed: np.ndarray
 
 
 @dataclass
@@ -227,6 +234,7 @@ def _system(tables: Sequence[ProtectionTable], links: Sequence[CellLink]) -> _Sy
             for a, m in enumerate(np.bincount(area_of_cell[area_of_cell >= 0],
                                               weights=values[area_of_cell >= 0]))
         },
+        np.zeros(n, dtype=bool),
     )
 
 
@@ -307,6 +315,7 @@ def _solve(
     # A published zero stays published (except for group disclosure): it cannot fall, so
     # as a complement it would only need complements of its own.
     rising_bound = np.where(~hidden[window] & (values == 0), 0.0, np.inf)
+    fixed = np.flatnonzero(system.fixed[window])
     upper_bound = np.full(n_flow, np.inf)
     lower_bound = np.zeros(n_flow)
     for d, demand in enumerate(demands):
@@ -323,7 +332,7 @@ def _solve(
             lower_bound[minus_t] = upper_bound[minus_t] = demand.amount
             upper_bound[plus_t] = 0.0
         held = position[list(demand.hold)]
-        held = held[held >= 0]
+        held = np.concatenate([held[held >= 0], fixed])
         upper_bound[2 * d * m + held] = upper_bound[(2 * d + 1) * m + held] = 0.0
     equality = sparse.kron(sparse.identity(k), sparse.hstack([block, -block]), format="csr")
     # y+_j + y-_j - M s_j <= 0 for published j, per demand.
@@ -376,6 +385,8 @@ def _valid(
     if (system.values[window] + direction < -TOLERANCE).any():
         return False
     if np.abs(vector[list(demand.hold)]).max(initial=0.0) > TOLERANCE:
+        return False
+    if np.abs(vector[system.fixed]).max(initial=0.0) > TOLERANCE:
         return False
     moved = vector[demand.target]
     wanted = demand.amount if demand.rising else -demand.amount
@@ -461,7 +472,7 @@ def _box(
         return False
     corners, signs = found
     window = start + corners
-    if np.isin(window, demand.hold).any():
+    if np.isin(window, demand.hold).any() or system.fixed[window].any():
         return False
     direction = signs * (demand.amount if demand.rising else -demand.amount)
     return _apply(system, window, [demand], [direction], hidden, certificates, whole=True)
@@ -474,10 +485,11 @@ def _protect_one(
     hidden: np.ndarray,
     certificates: _Certificates,
     stats: ProtectionStats,
-) -> None:
+) -> bool:
+    """Find a direction for one demand and record it; False when none exists."""
     if _box(system, demand, hidden, certificates):
         stats.boxes += 1
-        return
+        return True
     for window in _windows(system, demand.target, component):
         directions = _solve(system, window, [demand], hidden, whole=False, binary=False)
         stats.heuristic_programs += 1
@@ -491,9 +503,17 @@ def _protect_one(
         if directions is not None and _apply(
             system, window, [demand], directions, hidden, certificates, whole=whole
         ):
-            return
+            return True
         stats.widened_windows += 1
-    raise DisclosureError("no direction protects a hidden cell, not even in its whole table")
+    return False
+
+
+def _other_side(demand: _Demand, width: np.ndarray, certificates: _Certificates) -> _Demand:
+    """A complement that cannot move one way: the rest of its width, beyond what it is
+    shown to move the first way, in one direction the other way."""
+    cell = demand.target
+    first_way = certificates.down[cell] if demand.rising else certificates.up[cell]
+    return _Demand(cell, float(width[cell] - first_way), not demand.rising)
 
 
 def _protect_component(
@@ -538,10 +558,18 @@ def _protect_component(
                 if directions is not None:
                     _apply(system, component, wanted, directions, hidden, certificates, True)
         for demand in demands:
-            if _still_needed(demand, width, certificates):
-                _protect_one(system, component, demand, hidden, certificates, stats)
-            else:
+            if not _still_needed(demand, width, certificates):
                 stats.certified_by_earlier += 1
+            elif not _protect_one(system, component, demand, hidden, certificates, stats) and (
+                width[demand.target] == 0
+                or not _protect_one(
+                    system, component, _other_side(demand, width, certificates), hidden,
+                    certificates, stats,
+                )
+            ):  # fmt: skip
+                raise DisclosureError(
+                    "no direction protects a hidden cell, not even in its whole table"
+                )
 
 
 def protect_release(
@@ -575,6 +603,15 @@ def protect_release(
     if not primary[group_cells].all():
         raise DisclosureError("a whole-group cell is not primary")
     hidden = primary.copy()
+    for t, start in zip(tables, system.offsets, strict=False):
+        cells = slice(start, start + len(t.values))
+        if t.hidden_before is not None:
+            hidden[cells] |= np.asarray(t.hidden_before, dtype=bool)
+        if t.published_before is not None:
+            system.fixed[cells] = np.asarray(t.published_before, dtype=bool)
+    # A primary cell an earlier release published (only a stricter rule than that
+    # release's makes it primary) cannot be taken back; it is hidden here all the same.
+    system.fixed &= ~primary
     certificates = _Certificates(
         np.zeros(n), np.zeros(n), group_cells, group_totals, np.zeros(len(group_cells))
     )

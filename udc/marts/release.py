@@ -32,6 +32,7 @@ import polars as pl
 
 from udc.marts.build import (
     CODE_COLUMN,
+    SECRET_SUFFIX,
     MartCounts,
     MartTable,
     MeasureCounts,
@@ -200,14 +201,41 @@ def _perturbed(counts: MartCounts, ptable: PTable) -> MartTable:
     return assemble_mart(dataclasses.replace(counts, measures=tuple(measures)), nothing, nothing)
 
 
+def cells_shown(
+    frame: pl.DataFrame, counts: MartCounts, table: MeasureCounts
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per cell of ``table``, whether ``frame`` (a published release of the same mart) hides
+    it, and whether it publishes it; neither for a cell it does not hold."""
+    secret = f"{table.measure.name}{SECRET_SUFFIX}"
+    keys = [CODE_COLUMN, *table.measure.dimensions]
+    others = [d.name for d in counts.definition.dimensions if d.name not in keys]
+    held = frame.filter(pl.col(secret).is_not_null(), *(pl.col(d) == TOTAL for d in others))
+    joined = table.grid.join(
+        held.select(*keys, secret), on=keys, how="left", maintain_order="left"
+    )[secret]
+    return joined.fill_null(False).to_numpy(), (~joined.fill_null(True)).to_numpy()
+
+
 def protect_marts(
-    marts: Sequence[MartCounts], ptable_folders: Sequence[Path] = ()
+    marts: Sequence[MartCounts],
+    ptable_folders: Sequence[Path] = (),
+    before: Mapping[tuple[str, str], tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> tuple[list[MartTable], ProtectionStats]:
     """Protect the marts of one release together and assemble what analysts read. Marts
     under the cell key method are perturbed instead (``definitions`` forbids them to share
-    cells with suppressed marts)."""
+    cells with suppressed marts). ``before``: per (mart, measure) the cells that earlier
+    releases of the same values hid and published (``cells_shown``): hidden again, and
+    never a complement, since the earlier release shows it."""
+    before = before or {}
     suppressed = [c for c in marts if c.definition.protection == "suppression"]
-    tables = [protection_table(counts, t) for counts in suppressed for t in counts.measures]
+    tables = []
+    for counts in suppressed:
+        for t in counts.measures:
+            table = protection_table(counts, t)
+            if (counts.definition.name, t.measure.name) in before:
+                hidden, published = before[(counts.definition.name, t.measure.name)]
+                table = dataclasses.replace(table, hidden_before=hidden, published_before=published)
+            tables.append(table)
     result = protect_release(tables, release_links(suppressed), release_groups(suppressed))
     built: dict[str, MartTable] = {}
     at = 0
