@@ -53,7 +53,7 @@ def io_floor(workspace: Path) -> dict:
     from udc.sources.lake import Lake
 
     res = open_resources(workspace)
-    needed = res.needed_columns
+    needed = res.allowed_columns()
     target = Lake(workspace / "floor")
     started = time.perf_counter()
     rows = 0

@@ -123,3 +123,26 @@ def test_one_run_at_a_time_per_workspace(tmp_path):
             assert not second
     with workspace.exclusive() as again:
         assert again
+
+
+def test_a_source_no_approved_purpose_uses_is_kept_but_loaded_nowhere(res):
+    for purpose in ("minimabeleid", "stapeling_sociaal_domein", "datakwaliteit"):
+        res.catalog.withdraw_purpose(purpose, by="fg", note="test")
+    data = bijstand(_valid_bsns(20))
+    path = deliver(res, "bijstand", "bijstand_20261001.csv", data)
+    outcome = process_delivery(res, path, res.catalog.start_run(None))
+    assert outcome.status == "quarantined"
+    assert "no approved purpose in force uses source 'bijstand'" in outcome.message
+    assert not res.lake.path("bijstand", dt.date(2026, 10, 1)).exists()
+    kept = res.workspace.quarantine / "bijstand" / "bijstand_20261001.csv"
+    assert kept.read_bytes() == data
+
+
+def test_the_lake_keeps_only_the_columns_purposes_in_force_allow(res):
+    # Only minimabeleid reads the leefvorm; stapeling and data quality need the rest.
+    res.catalog.withdraw_purpose("minimabeleid", by="fg", note="test")
+    data = bijstand(_valid_bsns(20))
+    path = deliver(res, "bijstand", "bijstand_20261001.csv", data)
+    process_delivery(res, path, res.catalog.start_run(None))
+    lake = res.lake.read("bijstand", dt.date(2026, 10, 1))
+    assert set(lake.columns) == {"pseudonym", "ingangsdatum", "einddatum", "line_number"}

@@ -8,7 +8,6 @@ import pytest
 from udc.marts.definitions import (
     PACKAGED_DEFINITIONS,
     MartError,
-    columns_needed,
     definition_from_dict,
     load_definitions,
 )
@@ -51,30 +50,6 @@ def test_wmo_provision_is_non_additive_and_bijstand_has_a_ratio():
         "inwoners",
         100,
     )
-
-
-def test_columns_needed_is_the_union_of_allowed_inputs_and_never_names():
-    needed = columns_needed(load_definitions())
-    assert needed["brp"] == {
-        "pseudonym",
-        "geboortedatum",
-        "geslachtsaanduiding",
-        "postcode",
-        "huisnummer",
-    }
-    assert needed["huurachterstand"] == {
-        "pseudonym",
-        "achterstand_maanden",
-        "achterstand_bedrag",
-    }
-    assert "aanbieder_agb" not in needed["wmo"]
-    assert needed["politie_incidenten"] == {
-        "registratienummer",
-        "datum",
-        "maatschappelijke_klasse",
-        "postcode",
-        "huisnummer",
-    }
 
 
 def test_a_later_folder_overrides_a_mart_by_name_and_adds_new_ones(tmp_path: Path):

@@ -155,3 +155,21 @@ class DisclosureAudit(Base):
     # None: no cell is suppressed; infinite widths are stored as None too (unbounded).
     min_width: Mapped[float | None] = mapped_column(Float)
     audited_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class PurposeVersion(Base):
+    """One version of a processing purpose in the register: its specification (JSON,
+    ``register.PurposeSpec``), its status and who set it when. A change adds a version;
+    none is ever updated or deleted, so every earlier version stays readable."""
+
+    __tablename__ = "purposes"
+    __table_args__ = (UniqueConstraint("purpose_id", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    purpose_id: Mapped[str] = mapped_column(String(64), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16))  # draft, approved, withdrawn
+    spec: Mapped[str] = mapped_column(Text)
+    changed_by: Mapped[str] = mapped_column(String(128))
+    changed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    note: Mapped[str | None] = mapped_column(Text)

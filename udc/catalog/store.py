@@ -24,10 +24,12 @@ from udc.catalog.models import (
     DisclosureAudit,
     KeyFingerprint,
     Lineage,
+    PurposeVersion,
     QualityCheck,
     Run,
     utcnow,
 )
+from udc.catalog.register import PurposeSpec, RegisterError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 ACCEPTED = ("accepted", "accepted_with_warnings")
@@ -344,3 +346,114 @@ class Catalog:
             )
             latest = {a.measure: a for a in session.scalars(query)}
             return list(latest.values())
+
+    # The register of processing purposes: every change is a new version.
+
+    def purpose_versions(self, purpose_id: str) -> list[PurposeVersion]:
+        """Every version of one purpose, oldest first."""
+        with self.session() as session:
+            query = select(PurposeVersion).where(PurposeVersion.purpose_id == purpose_id)
+            return list(session.scalars(query.order_by(PurposeVersion.version)))
+
+    def purposes(self) -> list[PurposeVersion]:
+        """The latest version of every purpose, by id."""
+        with self.session() as session:
+            rows = session.scalars(select(PurposeVersion).order_by(PurposeVersion.version))
+            latest = {row.purpose_id: row for row in rows}
+        return [latest[key] for key in sorted(latest)]
+
+    def purposes_in_force(self, on: dt.date) -> dict[str, tuple[PurposeSpec, PurposeVersion]]:
+        """The purposes that hold on ``on``: per purpose its latest decided version (a draft
+        awaiting approval changes nothing yet), if that is approved and not expired."""
+        with self.session() as session:
+            rows = session.scalars(
+                select(PurposeVersion)
+                .where(PurposeVersion.status != "draft")
+                .order_by(PurposeVersion.version)
+            )
+            decided = {row.purpose_id: row for row in rows}
+        found = {}
+        for purpose_id, row in sorted(decided.items()):
+            spec = PurposeSpec.from_json(row.spec)
+            if row.status == "approved" and not spec.expired(on):
+                found[purpose_id] = (spec, row)
+        return found
+
+    def _add_version(
+        self, session: Session, spec: PurposeSpec, status: str, by: str, note: str | None
+    ) -> PurposeVersion:
+        latest = self._latest(session, spec.id)
+        row = PurposeVersion(
+            purpose_id=spec.id,
+            version=1 if latest is None else latest.version + 1,
+            status=status,
+            spec=spec.to_json(),
+            changed_by=by,
+            changed_at=utcnow(),
+            note=note,
+        )
+        session.add(row)
+        session.flush()
+        return row
+
+    def _latest(self, session: Session, purpose_id: str) -> PurposeVersion | None:
+        return session.scalars(
+            select(PurposeVersion)
+            .where(PurposeVersion.purpose_id == purpose_id)
+            .order_by(PurposeVersion.version.desc())
+            .limit(1)
+        ).first()
+
+    def _registered(self, session: Session, purpose_id: str) -> PurposeVersion:
+        latest = self._latest(session, purpose_id)
+        if latest is None:
+            raise RegisterError(
+                f"no purpose {purpose_id!r} in the register; see `udc purposes list`"
+            )
+        return latest
+
+    def add_purpose(self, spec: PurposeSpec, by: str, note: str | None = None) -> PurposeVersion:
+        """A new purpose, or a change to one, as a draft version awaiting approval."""
+        with self.session() as session:
+            existing = self._latest(session, spec.id)
+            if existing is not None and existing.spec == spec.to_json() and (
+                existing.status != "withdrawn"
+            ):
+                raise RegisterError(
+                    f"{spec.id}: version {existing.version} ({existing.status}) is the same"
+                )
+            return self._add_version(session, spec, "draft", by, note)
+
+    def approve_purpose(self, purpose_id: str, by: str, note: str | None = None) -> PurposeVersion:
+        """Approve the draft that is the purpose's latest version."""
+        with self.session() as session:
+            latest = self._registered(session, purpose_id)
+            if latest.status != "draft":
+                raise RegisterError(
+                    f"{purpose_id}: version {latest.version} is {latest.status}, not a draft "
+                    "awaiting approval; `udc purposes add` a new version first"
+                )
+            spec = PurposeSpec.from_json(latest.spec)
+            return self._add_version(session, spec, "approved", by, note)
+
+    def withdraw_purpose(self, purpose_id: str, by: str, note: str | None = None) -> PurposeVersion:
+        """Withdraw a purpose: from now on nothing is loaded or built for it."""
+        with self.session() as session:
+            latest = self._registered(session, purpose_id)
+            if latest.status == "withdrawn":
+                raise RegisterError(
+                    f"{purpose_id} was withdrawn already (version {latest.version})"
+                )
+            spec = PurposeSpec.from_json(latest.spec)
+            return self._add_version(session, spec, "withdrawn", by, note)
+
+    def seed_purposes(self, specs: Sequence[PurposeSpec], by: str) -> int:
+        """Register ``specs`` as approved when the register is empty (a new workspace, or
+        one from before the register); returns how many were added."""
+        with self.session() as session:
+            if session.scalars(select(PurposeVersion).limit(1)).first() is not None:
+                return 0
+            for spec in specs:
+                self._add_version(session, spec, "draft", by, "standaardconfiguratie")
+                self._add_version(session, spec, "approved", by, "standaardconfiguratie")
+        return len(specs)

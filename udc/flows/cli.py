@@ -23,6 +23,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from udc.catalog.register import RegisterError
 from udc.catalog.store import CatalogError
 from udc.pseudonymize.keys import KeyStoreError
 from udc.sources.contracts import ContractError
@@ -34,10 +35,17 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-marts_app = typer.Typer(help="What is published: list, show.", no_args_is_help=True)
+marts_app = typer.Typer(
+    help="What is published: list, show, audit, unpublish.", no_args_is_help=True
+)
 app.add_typer(marts_app, name="marts")
 quality_app = typer.Typer(help="Deliveries and their verdicts: show, report.", no_args_is_help=True)
 app.add_typer(quality_app, name="quality")
+purposes_app = typer.Typer(
+    help="The register of processing purposes (doelbinding): list, show, add, approve, withdraw.",
+    no_args_is_help=True,
+)
+app.add_typer(purposes_app, name="purposes")
 
 # Piped output is read by scripts and people alike: do not cut names to 80 columns.
 out = Console() if sys.stdout.isatty() else Console(width=250)
@@ -66,6 +74,7 @@ EXPECTED_ERRORS: tuple[type[Exception], ...] = (
     KeyStoreError,
     CatalogError,
     ContractError,
+    RegisterError,
 )
 
 
@@ -250,7 +259,7 @@ def _print_summary(ws: Workspace, summary: dict) -> bool:
         out.print(f"Internal: {report}")
     out.print(f"Catalog:  {ws.settings().database_url}")
     problems = [d["message"] for d in deliveries if d["status"] in ("quarantined", "failed")]
-    problems += [m["message"] for m in marts if m["status"] == "failed"]
+    problems += [m["message"] for m in marts if m["status"] in ("failed", "refused")]
     if cross_checks["status"] == "failed":
         problems.append(cross_checks["message"])
     for message in problems:
@@ -328,6 +337,27 @@ def marts_show(name: str, workspace: WorkspaceOption = None) -> None:
     out.print_json(json.dumps(found[0], default=str))
 
 
+@marts_app.command("unpublish")
+@friendly
+def marts_unpublish(
+    names: Annotated[list[str], typer.Argument(help="The marts to take out of publication.")],
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Take marts out of publication (analysts and `udc query` no longer see them); their
+    releases stay on disk for the record."""
+    from udc.marts.publish import MartStore
+
+    ws = Workspace.resolve(workspace).require()
+    store = MartStore(ws.marts)
+    missing = [name for name in names if store.current(name) is None]
+    if missing:
+        fail(f"not published: {', '.join(missing)}; see `udc marts list`")
+        raise typer.Exit(EXIT_SETUP)
+    for name in names:
+        store.unpublish(name)
+    out.print(f"Taken out of publication: {', '.join(names)}.")
+
+
 @marts_app.command("audit")
 @friendly
 def marts_audit(
@@ -402,6 +432,153 @@ def marts_audit(
         "Every suppressed cell keeps an interval of at least its protection level, and no cell "
         "is shown to hold its whole group."
     )
+
+
+ByOption = Annotated[
+    str | None,
+    typer.Option("--by", help="Who makes the change (default: your login).", show_default=False),
+]
+NoteOption = Annotated[
+    str | None, typer.Option("--note", help="Why: kept with the version.", show_default=False)
+]
+
+
+def _who(by: str | None) -> str:
+    import getpass
+
+    return by or getpass.getuser()
+
+
+@purposes_app.command("list")
+@friendly
+def purposes_list(workspace: WorkspaceOption = None) -> None:
+    """Every purpose: its latest version, its status, who changed it when, and whether it
+    holds today."""
+    from udc.catalog.register import PurposeSpec
+    from udc.flows.resources import open_resources
+
+    res = open_resources(Workspace.resolve(workspace).require().root)
+    in_force = res.catalog.purposes_in_force(res.today())
+    table = Table(title="Register of processing purposes", title_justify="left")
+    for column in ("purpose", "version", "status", "by", "at", "holds today", "marts"):
+        table.add_column(column)
+    for row in res.catalog.purposes():
+        spec = PurposeSpec.from_json(row.spec)
+        held = in_force.get(row.purpose_id)
+        table.add_row(
+            row.purpose_id,
+            str(row.version),
+            row.status,
+            row.changed_by,
+            f"{row.changed_at:%Y-%m-%d %H:%M}",
+            f"yes (version {held[1].version})" if held else "no",
+            ", ".join(spec.marts) or "-",
+        )
+    out.print(table)
+
+
+@purposes_app.command("show")
+@friendly
+def purposes_show(
+    purpose: str,
+    version: Annotated[int | None, typer.Option(help="An earlier version.")] = None,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """One purpose as the register holds it (GDPR Art. 30), and its history."""
+    from udc.catalog.register import PurposeSpec
+    from udc.flows.resources import open_resources
+
+    res = open_resources(Workspace.resolve(workspace).require().root)
+    versions = res.catalog.purpose_versions(purpose)
+    if not versions:
+        fail(f"no purpose {purpose!r} in the register; see `udc purposes list`")
+        raise typer.Exit(EXIT_SETUP)
+    chosen = versions[-1] if version is None else next(
+        (v for v in versions if v.version == version), None
+    )  # fmt: skip
+    if chosen is None:
+        fail(f"{purpose} has versions 1 to {versions[-1].version}, not {version}")
+        raise typer.Exit(EXIT_USAGE)
+    spec = json.loads(PurposeSpec.from_json(chosen.spec).to_json())
+    out.print_json(json.dumps({"version": chosen.version, "status": chosen.status} | spec))
+    history = Table(title="History", title_justify="left")
+    for column in ("version", "status", "by", "at", "note"):
+        history.add_column(column)
+    for v in versions:
+        history.add_row(
+            str(v.version), v.status, v.changed_by, f"{v.changed_at:%Y-%m-%d %H:%M}", v.note or ""
+        )
+    out.print(history)
+
+
+@purposes_app.command("add")
+@friendly
+def purposes_add(
+    file: Annotated[Path, typer.Argument(help="The purpose as TOML (see udc/catalog/purposes/).")],
+    by: ByOption = None,
+    note: NoteOption = None,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Register a purpose, or a change to one, as a draft awaiting approval."""
+    from udc.catalog.register import load_purpose
+    from udc.flows.resources import open_resources
+
+    res = open_resources(Workspace.resolve(workspace).require().root)
+    row = res.catalog.add_purpose(load_purpose(file), _who(by), note)
+    out.print(
+        f"{row.purpose_id}: version {row.version} registered as a draft; it holds once the "
+        f"privacy officer runs `udc purposes approve {row.purpose_id}`."
+    )
+
+
+@purposes_app.command("approve")
+@friendly
+def purposes_approve(
+    purpose: str, by: ByOption = None, note: NoteOption = None, workspace: WorkspaceOption = None
+) -> None:
+    """Approve a purpose's pending draft: from the next run its sources load and its marts
+    build."""
+    from udc.flows.resources import open_resources
+
+    res = open_resources(Workspace.resolve(workspace).require().root)
+    row = res.catalog.approve_purpose(purpose, _who(by), note)
+    out.print(f"{purpose}: version {row.version} approved by {row.changed_by}.")
+
+
+@purposes_app.command("withdraw")
+@friendly
+def purposes_withdraw(
+    purpose: str,
+    reason: Annotated[str, typer.Option("--reason", help="Why: kept with the version.")],
+    unpublish: Annotated[
+        bool, typer.Option(help="Also take the purpose's published marts out of publication.")
+    ] = False,
+    by: ByOption = None,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Withdraw a purpose: its marts are no longer rebuilt, and nothing is loaded for it."""
+    from udc.catalog.register import PurposeSpec
+    from udc.flows.resources import open_resources
+
+    res = open_resources(Workspace.resolve(workspace).require().root)
+    row = res.catalog.withdraw_purpose(purpose, _who(by), reason)
+    out.print(f"{purpose}: withdrawn (version {row.version}); its marts are no longer rebuilt.")
+    marts = sorted(
+        set(PurposeSpec.from_json(row.spec).marts)
+        | {d.name for d in res.marts.values() if d.purpose == purpose}
+    )
+    published = [name for name in marts if res.store.current(name) is not None]
+    if not published:
+        return
+    if unpublish:
+        for name in published:
+            res.store.unpublish(name)
+        out.print(f"Taken out of publication: {', '.join(published)}.")
+    else:
+        out.print(
+            f"Still published: {', '.join(published)}. Take them out of publication with "
+            f"`udc marts unpublish {' '.join(published)}`."
+        )
 
 
 @quality_app.command("show")

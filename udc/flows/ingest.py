@@ -266,6 +266,17 @@ def process_delivery(res: Resources, path: Path, run_id: str) -> DeliveryOutcome
     except DeliveryRejected as error:
         return reject(error, None)
 
+    allowed = res.allowed_columns()
+    if source not in allowed:
+        return reject(
+            DeliveryRejected(
+                f"refused: no approved purpose in force uses source '{source}' (see `udc "
+                "purposes list`); the delivery is kept here and loaded nowhere",
+                f"er is op dit moment geen goedgekeurd verwerkingsdoel voor bron '{source}'; "
+                "de levering is niet verwerkt en wordt bewaard",
+            ),
+            peildatum,
+        )
     known = res.catalog.find_delivery(source, digest)
     if known is not None:
         path.unlink()
@@ -302,7 +313,7 @@ def process_delivery(res: Resources, path: Path, run_id: str) -> DeliveryOutcome
         error = DeliveryRejected(why, report.reason() or why)
         return reject(error, peildatum, report.rows, report)
 
-    keep = res.needed_columns.get(source, set())
+    keep = allowed[source]
     with timed(seconds, "minimise", spans):
         rows = to_lake_frame(parsed.frame, contract, keep, report.rejected_lines)
     del parsed

@@ -11,7 +11,8 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from udc.catalog.models import Delivery
+from udc.catalog.models import Delivery, PurposeVersion
+from udc.catalog.register import PurposeSpec
 from udc.flows.audit import (
     AuditInput,
     audit_input,
@@ -339,16 +340,54 @@ def _publish(
     )
 
 
+def purpose_refusal(
+    definition: MartDefinition, in_force: Mapping[str, tuple[PurposeSpec, PurposeVersion]]
+) -> str:
+    """Why a mart may not be built under the register (empty when it may): its purpose
+    must be approved and unexpired, name the mart, and allow every column it reads."""
+    name, purpose = definition.name, definition.purpose
+    if purpose not in in_force:
+        return (
+            f"{name}: refused: its purpose {purpose!r} is not approved and in force (see "
+            f"`udc purposes show {purpose}`); the mart is not built, the last published "
+            "version stays"
+        )
+    spec, row = in_force[purpose]
+    if name not in spec.marts:
+        return (
+            f"{name}: refused: purpose {purpose} (version {row.version}) does not name this "
+            "mart; register a new version that does, or change the mart's purpose"
+        )
+    beyond = sorted(
+        f"{source}.{column}"
+        for source, columns in definition.inputs.items()
+        for column in columns
+        if column not in spec.sources.get(source, ())
+    )
+    if beyond:
+        return (
+            f"{name}: refused: it reads {', '.join(beyond)}, which purpose {purpose} "
+            f"(version {row.version}) does not allow"
+        )
+    return ""
+
+
 def publish_marts(res: Resources, run_id: str) -> list[MartOutcome]:
     """Every mart whose inputs changed, with the other marts of its peildatum (they are
     protected together: a changed mart can change the pattern of a mart it shares cells
-    with). A release whose inputs did not change at all is left as it is."""
+    with). A release whose inputs did not change at all is left as it is. A mart the
+    register of purposes does not allow is refused."""
     accepted = res.catalog.accepted_deliveries()
+    in_force = res.catalog.purposes_in_force(res.today())
     outcomes: list[MartOutcome] = []
     releases: dict[dt.date, list[str]] = {}
     changed: set[dt.date] = set()
     for name in sorted(res.marts):
         definition = res.marts[name]
+        refusal = purpose_refusal(definition, in_force)
+        if refusal:
+            outcomes.append(MartOutcome(name, "refused", message=refusal))
+            continue
         choice = choose_inputs(definition, res.contracts, accepted)
         if isinstance(choice, str):
             outcomes.append(MartOutcome(name, "skipped", message=f"{name}: not built: {choice}"))

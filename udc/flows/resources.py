@@ -8,8 +8,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from udc.catalog.register import packaged_purposes
 from udc.catalog.store import Catalog
-from udc.marts.definitions import MartDefinition, columns_needed, load_definitions
+from udc.marts.definitions import MartDefinition, load_definitions
 from udc.marts.publish import MartStore
 from udc.pseudonymize.keys import KeyStore, KeyStoreError, derive_domain_key, key_fingerprint
 from udc.sources.contracts import Contract, load_contracts
@@ -18,6 +19,8 @@ from udc.workspace import Settings, Workspace
 
 # One pseudonymisation domain for everything that must link across sources.
 LINK_DOMAIN = "koppeling"
+# Who registered the packaged purposes, in the register's history.
+DEFAULT_PURPOSES_BY = "udc (standaardconfiguratie)"
 
 
 @dataclass(frozen=True)
@@ -31,19 +34,16 @@ class Resources:
     store: MartStore
     keys: KeyStore
 
-    @property
-    def needed_columns(self) -> dict[str, set[str]]:
-        """Per source, the columns the lake keeps: what marts read, and the cross-checks' keys.
-
-        Cross-checks are a purpose of their own (data quality): they keep a source's link keys
-        (the pseudonym, an address) even where no mart reads them.
-        """
-        needed = columns_needed(self.marts)
-        for contract in self.contracts.values():
-            for check in contract.cross_checks:
-                needed.setdefault(contract.id, set()).update(check.columns)
-                needed.setdefault(check.reference, set()).update(check.reference_columns)
-        return needed
+    def allowed_columns(self) -> dict[str, set[str]]:
+        """Per source, the columns the approved purposes in force today may use: the lake
+        keeps these and no others, and a source none of them uses is not loaded at all.
+        Data quality is a purpose of its own: its cross-checks keep a source's link keys
+        (the pseudonym, an address) even where no mart reads them."""
+        allowed: dict[str, set[str]] = {}
+        for spec, _ in self.catalog.purposes_in_force(self.today()).values():
+            for source, columns in spec.sources.items():
+                allowed.setdefault(source, set()).update(columns)
+        return allowed
 
     def link_key(self) -> bytes:
         return derive_domain_key(self.keys.master_key(), LINK_DOMAIN)
@@ -89,10 +89,14 @@ def open_resources(root: Path) -> Resources:
         name: replace(d, min_cell_size=max(d.min_cell_size, settings.min_cell_size))
         for name, d in load_definitions(settings.marts_config).items()
     }
+    catalog = Catalog(settings.database_url)
+    # A new workspace, or one from before the register: the default marts' purposes, so
+    # the demo runs; the privacy officer withdraws or changes them with `udc purposes`.
+    catalog.seed_purposes(packaged_purposes(), by=DEFAULT_PURPOSES_BY)
     return Resources(
         workspace=workspace,
         settings=settings,
-        catalog=Catalog(settings.database_url),
+        catalog=catalog,
         contracts=load_contracts(settings.sources_config),
         marts=marts,
         lake=Lake(workspace.lake),

@@ -1,6 +1,6 @@
 """Marts (load 2): definitions as configuration, aggregation, disclosure control, publication.
 
-- ``definitions``: ``MartDefinition`` from TOML, ``load_definitions``, ``columns_needed``.
+- ``definitions``: ``MartDefinition`` from TOML, ``load_definitions``.
 - ``build``: distinct counts over the full grid (``count_mart``) and the wide frame analysts
   read (``assemble_mart``).
 - ``primary``: the primary rules (minimum cell size, group disclosure).

@@ -386,12 +386,3 @@ def _check_links(definitions: Mapping[str, MartDefinition]) -> None:
                     f"{where}: {mart} is protected by {target.protection}, this mart by "
                     f"{definition.protection}; cells two marts share need the same protection"
                 )
-
-
-def columns_needed(definitions: Mapping[str, MartDefinition]) -> dict[str, set[str]]:
-    """Per source, every column some mart may read; ingest drops all others."""
-    needed: dict[str, set[str]] = {}
-    for definition in definitions.values():
-        for source, columns in definition.inputs.items():
-            needed.setdefault(source, set()).update(columns)
-    return needed

@@ -210,6 +210,16 @@ class MartStore:
         ]
         return sorted(found, key=lambda r: (r.published_at, r.release_id))
 
+    def unpublish(self, name: str) -> bool:
+        """Take a mart out of publication: analysts no longer find it (``current`` goes);
+        its releases stay on disk for the record until retention deletes them. False if
+        it was not published."""
+        current = self._folder(name) / "current"
+        if not current.is_symlink():
+            return False
+        current.unlink()
+        return True
+
     def names(self) -> list[str]:
         """Marts with a current release."""
         if not self.root.is_dir():
