@@ -173,3 +173,57 @@ class PurposeVersion(Base):
     changed_by: Mapped[str] = mapped_column(String(128))
     changed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     note: Mapped[str | None] = mapped_column(Text)
+
+
+class LogHead(Base):
+    """The processing log's size: one row, locked by every append and checkpoint, so two
+    runs writing at once take turns and the entries' positions have no gaps."""
+
+    __tablename__ = "log_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    size: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class LogEntry(Base):
+    """One processing step, with the fields of the Logboek Dataverwerkingen: trace and
+    span, name, times, status, the processing activities (purpose@version), inputs and
+    outputs (dataset ids and content hashes), rows and the key fingerprint. Never a BSN.
+    ``seq`` is its leaf position in the Merkle tree; ``leaf`` the leaf hash (hex)."""
+
+    __tablename__ = "processing_log"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    trace_id: Mapped[str] = mapped_column(String(36), index=True)
+    span_id: Mapped[str] = mapped_column(String(32))
+    parent_span_id: Mapped[str | None] = mapped_column(String(32))
+    flow_run_id: Mapped[str | None] = mapped_column(String(36))
+    name: Mapped[str] = mapped_column(String(32))
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(String(16))
+    purposes: Mapped[str] = mapped_column(Text)  # JSON list of "purpose@version"
+    source: Mapped[str | None] = mapped_column(String(64), index=True)
+    inputs: Mapped[str] = mapped_column(Text)  # JSON list of dataset ids and hashes
+    outputs: Mapped[str] = mapped_column(Text)
+    rows: Mapped[int | None] = mapped_column(Integer)
+    key_fingerprint: Mapped[str | None] = mapped_column(String(32))
+    message: Mapped[str | None] = mapped_column(Text)
+    leaf: Mapped[str] = mapped_column(String(64))
+
+
+class LogCheckpoint(Base):
+    """A signed Merkle root over the first ``size`` entries, with the proof that it extends
+    the checkpoint before it (RFC 6962)."""
+
+    __tablename__ = "log_checkpoints"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    size: Mapped[int] = mapped_column(Integer)
+    root: Mapped[str] = mapped_column(String(64))
+    previous_size: Mapped[int] = mapped_column(Integer)
+    consistency: Mapped[str] = mapped_column(Text)  # JSON list of hex node hashes
+    trace_id: Mapped[str | None] = mapped_column(String(36))
+    signed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    public_key: Mapped[str] = mapped_column(String(64))
+    signature: Mapped[str] = mapped_column(String(128))

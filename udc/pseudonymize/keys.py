@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import stat
 from pathlib import Path
 
 from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 KEY_LENGTH = 32
 
 MASTER_KEY_FILE = "master.key"
 ARCHIVE_KEY_FILE = "archive.key"
+LOG_KEY_FILE = "log_signing.key"  # Ed25519: signs the processing log's checkpoints
 
 # Fixed, public HKDF salt. RFC 5869 (section 3.1) recommends a salt even when it is not secret,
 # because it separates udc's derivations from any other use of the same key material. It must
@@ -68,8 +71,21 @@ class KeyStore:
         for path in (self.master_key_path, self.archive_key_path):
             _write_new_key(path, secrets.token_bytes(KEY_LENGTH))
 
+    @property
+    def log_key_path(self) -> Path:
+        return self.keys_dir / LOG_KEY_FILE
+
     def master_key(self) -> bytes:
         return _read_key(self.master_key_path)
+
+    def log_signing_key(self) -> Ed25519PrivateKey:
+        """The Ed25519 key that signs the processing log's checkpoints, created on first use
+        (a workspace from before the log has none yet)."""
+        if not self.log_key_path.exists():
+            # KeyStoreError here means another run created it just now: read that one.
+            with contextlib.suppress(KeyStoreError):
+                _write_new_key(self.log_key_path, secrets.token_bytes(KEY_LENGTH))
+        return Ed25519PrivateKey.from_private_bytes(_read_key(self.log_key_path))
 
     def archive_key(self) -> bytes:
         return _read_key(self.archive_key_path)
