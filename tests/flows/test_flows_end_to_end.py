@@ -255,3 +255,27 @@ def test_a_rebuild_of_a_published_peildatum_is_audited_with_the_earlier_release(
     # Read together, the two releases still keep every hidden cell's interval.
     audit = udc(workspace, "marts", "audit")
     assert audit.returncode == 0, audit.stdout + audit.stderr
+
+
+def test_the_processing_log_holds_every_run_and_shows_tampering(city):
+    workspace = city[0]
+    verified = udc(workspace, "log", "verify")
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert "The processing log is intact" in verified.stdout
+    shown = udc(workspace, "log", "show", "--source", "bijstand")
+    assert shown.returncode == 0, shown.stderr
+    for step in ("receive", "validate", "pseudonymise", "load", "quarantine"):
+        assert step in shown.stdout, step
+    published = udc(workspace, "log", "show", "--purpose", "minimabeleid", "--status", "ok")
+    assert "publish" in published.stdout and "mart:bijstand_buurt:" in published.stdout
+    connection = sqlite3.connect(workspace / "catalog.db")
+    (rows,) = connection.execute("SELECT rows FROM processing_log WHERE seq = 3").fetchone()
+    with connection:
+        connection.execute("UPDATE processing_log SET rows = ? WHERE seq = 3", ((rows or 0) + 1,))
+    tampered = udc(workspace, "log", "verify")
+    with connection:
+        connection.execute("UPDATE processing_log SET rows = ? WHERE seq = 3", (rows,))
+    connection.close()
+    assert tampered.returncode == 1
+    assert "error: entry 3 differs from what was logged" in tampered.stderr
+    assert "Traceback" not in tampered.stderr

@@ -46,6 +46,8 @@ purposes_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(purposes_app, name="purposes")
+log_app = typer.Typer(help="The processing log: show, verify.", no_args_is_help=True)
+app.add_typer(log_app, name="log")
 
 # Piped output is read by scripts and people alike: do not cut names to 80 columns.
 out = Console() if sys.stdout.isatty() else Console(width=250)
@@ -258,10 +260,18 @@ def _print_summary(ws: Workspace, summary: dict) -> bool:
     for report in cross_checks["reports"]:
         out.print(f"Internal: {report}")
     out.print(f"Catalog:  {ws.settings().database_url}")
+    logged = summary.get("processing_log") or {"status": "", "message": ""}
+    if logged["status"] == "written":
+        out.print(
+            f"Processing log: {logged['entries']} entries added, {logged['size']} in all, "
+            "signed (`udc log verify`)."
+        )
     problems = [d["message"] for d in deliveries if d["status"] in ("quarantined", "failed")]
     problems += [m["message"] for m in marts if m["status"] in ("failed", "refused")]
     if cross_checks["status"] == "failed":
         problems.append(cross_checks["message"])
+    if logged["status"] == "failed":
+        problems.append(logged["message"])
     for message in problems:
         fail(message)
     return not problems
@@ -579,6 +589,79 @@ def purposes_withdraw(
             f"Still published: {', '.join(published)}. Take them out of publication with "
             f"`udc marts unpublish {' '.join(published)}`."
         )
+
+
+@log_app.command("show")
+@friendly
+def log_show(
+    run: Annotated[str | None, typer.Option("--run", help="One run (its trace id).")] = None,
+    purpose: Annotated[str | None, typer.Option(help="Steps that served this purpose.")] = None,
+    source: Annotated[str | None, typer.Option(help="Steps on this source.")] = None,
+    since: Annotated[
+        str | None, typer.Option("--from", help="From this day (YYYYMMDD).", show_default=False)
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option("--to", help="Up to this day (YYYYMMDD).", show_default=False)
+    ] = None,
+    status: Annotated[
+        str | None, typer.Option(help="ok, warning, refused or failed.", show_default=False)
+    ] = None,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """The processing log's entries, oldest first, filtered."""
+    from udc.catalog.processing_log import ProcessingLog
+    from udc.flows.resources import open_resources
+
+    res = open_resources(Workspace.resolve(workspace).require().root)
+    entries = ProcessingLog(res.catalog).entries(
+        trace_id=run,
+        purpose=purpose,
+        source=source,
+        since=_peildatum(since) if since else None,
+        until=_peildatum(until) if until else None,
+        status=status,
+    )
+    table = Table(title="Processing log", title_justify="left")
+    for column in ("#", "run", "step", "started (UTC)", "seconds", "status", "purposes",
+                   "source", "rows", "outputs"):  # fmt: skip
+        table.add_column(column)
+    for e in entries:
+        took = (e.ended_at - e.started_at).total_seconds()
+        table.add_row(
+            str(e.seq),
+            e.trace_id[:8],
+            e.name,
+            f"{e.started_at:%Y-%m-%d %H:%M:%S}",
+            f"{took:.2f}",
+            e.status,
+            ", ".join(json.loads(e.purposes)),
+            e.source or "",
+            _count(e.rows),
+            escape(", ".join(json.loads(e.outputs))),
+        )
+    out.print(table)
+    out.print(f"{len(entries):,} entries.")
+
+
+@log_app.command("verify")
+@friendly
+def log_verify(workspace: WorkspaceOption = None) -> None:
+    """Recompute the log's Merkle tree from its entries and check every signed checkpoint:
+    exit 1 if an entry was changed, removed, inserted or reordered, or a checkpoint does
+    not extend the one before."""
+    from udc.catalog.processing_log import ProcessingLog
+    from udc.flows.resources import open_resources
+
+    res = open_resources(Workspace.resolve(workspace).require().root)
+    result = ProcessingLog(res.catalog).verify(res.keys.log_signing_key().public_key())
+    for problem in result.problems:
+        fail(problem)
+    if not result.intact:
+        raise typer.Exit(EXIT_RUN_ERRORS)
+    out.print(
+        f"The processing log is intact: {result.entries:,} entries, {result.checkpoints} "
+        f"signed checkpoints; {result.unsigned} entries after the last checkpoint."
+    )
 
 
 @quality_app.command("show")

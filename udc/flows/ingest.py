@@ -52,6 +52,9 @@ class DeliveryOutcome:
     message: str = ""
     seconds: dict[str, float] = field(default_factory=dict)
     spans: dict[str, list[float]] = field(default_factory=dict)
+    sha256: str | None = None  # of the delivered file
+    lake_hash: str | None = None  # of the lake dataset written
+    received: float | None = None  # epoch seconds
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -251,6 +254,8 @@ def process_delivery(res: Resources, path: Path, run_id: str) -> DeliveryOutcome
             f"{peildatum:%Y%m%d}" if peildatum else None,
             rows,
             message=f"{label}: quarantined: {error.reason}",
+            sha256=digest,
+            received=received.timestamp(),
         )
 
     if contract is None:
@@ -285,6 +290,8 @@ def process_delivery(res: Resources, path: Path, run_id: str) -> DeliveryOutcome
             name,
             "duplicate",
             f"{peildatum:%Y%m%d}",
+            sha256=digest,
+            received=received.timestamp(),
             message=f"{label}: the same bytes were delivered before ({known.status}); "
             "nothing changed",
         )
@@ -351,6 +358,9 @@ def process_delivery(res: Resources, path: Path, run_id: str) -> DeliveryOutcome
         report.warning_count,
         seconds=seconds,
         spans=spans,
+        sha256=digest,
+        lake_hash=lake_hash,
+        received=received.timestamp(),
     )
 
 

@@ -17,6 +17,7 @@ from threadpoolctl import threadpool_limits
 
 from udc.flows.crosscheck import cross_check_run
 from udc.flows.ingest import DeliveryOutcome, inbox_files, process_delivery, safe_label
+from udc.flows.logbook import record_run
 from udc.flows.publish import MartOutcome, publish_marts
 from udc.flows.resources import Resources, open_resources
 
@@ -139,16 +140,31 @@ def _process(res: Resources, workspace: str) -> dict:
     # One task: the marts of a peildatum are protected and audited together.
     marts = build_marts.with_options(task_run_name="marts").submit(workspace, run_id).result()
     cross_checks = checked.result()
+    flow_run_id = str(flow_run.id) if flow_run.id else None
+    try:
+        entries, size = record_run(res, run_id, flow_run_id, deliveries, marts)
+        logged = {"status": "written", "entries": entries, "size": size, "message": ""}
+    except Exception as exc:
+        get_run_logger().error(_unexpected(exc))
+        logged = {
+            "status": "failed",
+            "entries": 0,
+            "size": None,
+            "message": f"the processing log could not be written ({type(exc).__name__}); see "
+            "the Prefect log of this run and `udc log verify`",
+        }
     failed = (
         any(d["status"] in ("quarantined", "failed") for d in deliveries)
         or any(m["status"] == "failed" for m in marts)
         or cross_checks["status"] == "failed"
+        or logged["status"] == "failed"
     )
     summary = {
         "run_id": run_id,
         "deliveries": deliveries,
         "marts": marts,
         "cross_checks": cross_checks,
+        "processing_log": logged,
     }
     res.catalog.finish_run(
         run_id, "completed_with_errors" if failed else "completed", summary, res.fingerprint()

@@ -6,6 +6,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import json
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 
@@ -45,6 +46,9 @@ class MartOutcome:
     message: str = ""
     seconds: dict[str, float] = field(default_factory=dict)
     release: str | None = None
+    spans: dict[str, list[float]] = field(default_factory=dict)  # epoch s, the release's stages
+    purpose: str | None = None
+    deliveries: list[str] = field(default_factory=list)  # source:peildatum:sha256 read
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -207,7 +211,9 @@ def publish_release(
     """
     accepted = res.catalog.accepted_deliveries()
     seconds: dict[str, float] = {}
+    spans: dict[str, list[float]] = {}
     counted, chosen_by_mart, outcomes = [], {}, []
+    aggregate_started = time.time()
     for name in names:
         definition = res.marts[name]
         choice = choose_inputs(definition, res.contracts, accepted)
@@ -235,6 +241,7 @@ def publish_release(
                     message=f"{name}: not built: {exc}; the last published version stays",
                 )
             )
+    spans["aggregate"] = [aggregate_started, time.time()]
     if not counted:
         return outcomes
     built_names = [c.definition.name for c in counted]
@@ -248,7 +255,7 @@ def publish_release(
         for release in earlier_releases(res.store, name, peildatum)
     ]
     try:
-        with timed(seconds, "protect"):
+        with timed(seconds, "protect", spans):
             built, _ = protect_marts(
                 counted,
                 [res.workspace.root / "config" / "ptables"],
@@ -265,14 +272,14 @@ def publish_release(
             f"not published, protection could not be proven: {exc}; the last published "
             "version stays",
         )
-    with timed(seconds, "audit"):
+    with timed(seconds, "audit", spans):
         audits, refusal = audit_gate(built, res.marts, fingerprints, earlier)
     if refusal:
         return outcomes + _failed(built_names, peildatum, refusal)
     release_ids = {}
     for number, table in enumerate(built):
         name = table.definition.name
-        outcome = _publish(res, table, chosen_by_mart[name], run_id, seconds)
+        outcome = _publish(res, table, chosen_by_mart[name], run_id, seconds, dict(spans))
         # The release's stage times go with its first mart only, so sums stay true.
         if number:
             outcome = dataclasses.replace(outcome, seconds={})
@@ -288,6 +295,7 @@ def _publish(
     chosen: dict[str, Delivery],
     run_id: str,
     seconds: dict[str, float],
+    spans: dict[str, list[float]],
 ) -> MartOutcome:
     definition = built.definition
     name, peildatum = definition.name, built.peildatum
@@ -298,8 +306,9 @@ def _publish(
         for key, value in described.items()
     }
     before = res.store.current(name)
-    with timed(seconds, "publish"):
+    with timed(seconds, "publish", spans):
         release = res.store.publish(name, built.frame, metadata)
+    logged = {"spans": spans, "purpose": definition.purpose, "deliveries": delivery_ids(chosen)}
     stats = {
         "cells": built.cells,
         "suppressed": built.primary_suppressed + built.secondary_suppressed,
@@ -317,6 +326,7 @@ def _publish(
             stats["suppressed"],
             message=f"{name}: the same bytes as {release.release_id}",
             release=release.release_id,
+            **logged,
         )
     res.catalog.add_dataset(
         run_id=run_id,
@@ -337,6 +347,7 @@ def _publish(
         stats["suppressed"],
         seconds=dict(seconds),
         release=release.release_id,
+        **logged,
     )
 
 
