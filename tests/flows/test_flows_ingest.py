@@ -146,3 +146,35 @@ def test_the_lake_keeps_only_the_columns_purposes_in_force_allow(res):
     process_delivery(res, path, res.catalog.start_run(None))
     lake = res.lake.read("bijstand", dt.date(2026, 10, 1))
     assert set(lake.columns) == {"pseudonym", "ingangsdatum", "einddatum", "line_number"}
+
+
+def test_an_access_request_finds_the_deliveries_that_held_a_person(res):
+    from typer.testing import CliRunner
+
+    from udc.flows.cli import app
+    from udc.flows.logbook import record_run
+
+    bsns = _valid_bsns(30)
+    run_id = res.catalog.start_run(None)
+    outcome = process_delivery(res, deliver(res, "bijstand", "bijstand_20261001.csv",
+                                            bijstand(bsns)), run_id)  # fmt: skip
+    record_run(res, run_id, None, [outcome.to_dict()], [])
+    runner = CliRunner()
+    found = runner.invoke(
+        app, ["log", "subject", "--workspace", str(res.workspace.root)], input=f"{bsns[4]}\n"
+    )
+    assert found.exit_code == 0, found.output
+    assert "Deliveries that held this person" in found.output and "20261001" in found.output
+    assert "minimabeleid@" in found.output and "load" in found.output
+    assert bsns[4] not in found.output
+    other = _valid_bsns(31)[-1]
+    assert other not in bsns
+    absent = runner.invoke(
+        app, ["log", "subject", "--workspace", str(res.workspace.root)], input=f"{other}\n"
+    )
+    assert absent.exit_code == 0 and "No loaded delivery holds this person" in absent.output
+    wrong = runner.invoke(
+        app, ["log", "subject", "--workspace", str(res.workspace.root)], input="123456789\n"
+    )
+    assert wrong.exit_code == 2 and "not a valid BSN" in wrong.output
+    assert "123456789" not in wrong.output.replace("BSN: ", "")

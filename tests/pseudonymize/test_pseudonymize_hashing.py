@@ -190,3 +190,23 @@ def test_raw_bsn_never_appears_in_the_output():
 def test_hmac_rate_measures_pseudonyms_per_second():
     rate = hmac_rate(20_000)
     assert 10_000 < rate < 1e9
+
+
+def test_subject_digests_hold_each_person_once_and_only_under_their_own_key():
+    import numpy as np
+    import polars as pl
+
+    from udc.pseudonymize.bsn import random_valid_bsns
+    from udc.pseudonymize.hashing import holds_subject, subject_digest, subject_digests
+
+    bsns = [str(b) for b in random_valid_bsns(np.random.default_rng(7), 200)]
+    frame = pl.DataFrame({"bsn": [*bsns, bsns[0], None, " "]})
+    log_key, link_key = b"L" * 32, b"K" * 32
+    digests = subject_digests(frame, "bsn", log_key)
+    values = np.frombuffer(digests, dtype=">u8")
+    assert len(values) == 200 and (np.diff(values.astype(np.float64)) > 0).all()
+    assert all(holds_subject(digests, subject_digest(b, log_key)) for b in bsns)
+    outsider = str(random_valid_bsns(np.random.default_rng(8), 1)[0])
+    assert not holds_subject(digests, subject_digest(outsider, log_key))
+    # Under the lake's key the same people give other digests: the two cannot be joined.
+    assert not any(holds_subject(digests, subject_digest(b, link_key)) for b in bsns[:50])

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -227,3 +228,14 @@ class LogCheckpoint(Base):
     signed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     public_key: Mapped[str] = mapped_column(String(64))
     signature: Mapped[str] = mapped_column(String(128))
+
+
+class SubjectIndex(Base):
+    """Who a loaded delivery held, for access requests (AVG Art. 15): the sorted first 8
+    bytes of each person's pseudonym in the log's own domain (not the lake's), so the
+    log cannot be joined to the lake."""
+
+    __tablename__ = "log_subjects"
+
+    delivery_id: Mapped[int] = mapped_column(ForeignKey("deliveries.id"), primary_key=True)
+    digests: Mapped[bytes] = mapped_column(LargeBinary)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +27,7 @@ from udc.catalog.models import (
     PurposeVersion,
     QualityCheck,
     Run,
+    SubjectIndex,
     utcnow,
 )
 from udc.catalog.register import PurposeSpec, RegisterError
@@ -457,3 +458,20 @@ class Catalog:
                 self._add_version(session, spec, "draft", by, "standaardconfiguratie")
                 self._add_version(session, spec, "approved", by, "standaardconfiguratie")
         return len(specs)
+
+    # Access requests: who each loaded delivery held, in the log's own pseudonym domain.
+
+    def add_subjects(self, delivery_id: int, digests: bytes) -> None:
+        with self.session() as session:
+            session.add(SubjectIndex(delivery_id=delivery_id, digests=digests))
+
+    def deliveries_holding(self, holds: Callable[[bytes], bool]) -> list[Delivery]:
+        """The deliveries whose subject index ``holds`` accepts, oldest first."""
+        with self.session() as session:
+            rows = session.execute(
+                select(SubjectIndex.delivery_id, SubjectIndex.digests).order_by(
+                    SubjectIndex.delivery_id
+                )
+            ).all()
+            found = [delivery_id for delivery_id, digests in rows if holds(digests)]
+            return [session.get(Delivery, delivery_id) for delivery_id in found]

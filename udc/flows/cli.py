@@ -46,7 +46,7 @@ purposes_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(purposes_app, name="purposes")
-log_app = typer.Typer(help="The processing log: show, verify.", no_args_is_help=True)
+log_app = typer.Typer(help="The processing log: show, verify, subject.", no_args_is_help=True)
 app.add_typer(log_app, name="log")
 
 # Piped output is read by scripts and people alike: do not cut names to 80 columns.
@@ -641,6 +641,51 @@ def log_show(
         )
     out.print(table)
     out.print(f"{len(entries):,} entries.")
+
+
+@log_app.command("subject")
+@friendly
+def log_subject(workspace: WorkspaceOption = None) -> None:
+    """An access request (AVG Art. 15): asks for a BSN at the prompt (never as an argument,
+    which would land in shell history) and lists the deliveries that held that person and
+    the purposes that processed them. The BSN is not stored, logged or shown."""
+    from udc.catalog.processing_log import ProcessingLog
+    from udc.flows.resources import open_resources
+    from udc.pseudonymize.bsn import is_valid_bsn
+    from udc.pseudonymize.hashing import holds_subject, subject_digest
+
+    res = open_resources(Workspace.resolve(workspace).require().root)
+    bsn = typer.prompt("BSN", hide_input=True).strip()
+    if not is_valid_bsn(bsn):
+        fail("that is not a valid BSN (9 digits passing the 11-check); nothing was looked up")
+        raise typer.Exit(EXIT_USAGE)
+    digest = subject_digest(bsn, res.log_subject_key())
+    deliveries = res.catalog.deliveries_holding(lambda digests: holds_subject(digests, digest))
+    if not deliveries:
+        out.print("No loaded delivery holds this person.")
+        return
+    table = Table(title="Deliveries that held this person", title_justify="left")
+    for column in ("source", "peildatum", "received", "status"):
+        table.add_column(column)
+    for d in deliveries:
+        table.add_row(d.source, f"{d.peildatum:%Y%m%d}", f"{d.received_at:%Y-%m-%d}", d.status)
+    out.print(table)
+    hashes = {d.sha256 for d in deliveries}
+    used = Table(title="What processed them", title_justify="left")
+    for column in ("step", "when (UTC)", "purposes", "source", "outputs"):
+        used.add_column(column)
+    for e in ProcessingLog(res.catalog).entries():
+        if e.name in ("receive", "load", "aggregate", "publish") and any(
+            h in item for item in json.loads(e.inputs) for h in hashes
+        ):
+            used.add_row(
+                e.name,
+                f"{e.started_at:%Y-%m-%d %H:%M}",
+                ", ".join(json.loads(e.purposes)),
+                e.source or "",
+                escape(", ".join(json.loads(e.outputs))),
+            )
+    out.print(used)
 
 
 @log_app.command("verify")

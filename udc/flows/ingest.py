@@ -19,7 +19,7 @@ from pathlib import Path
 from udc.catalog.store import CheckRecord
 from udc.flows.resources import Resources
 from udc.pseudonymize.encryption import seal
-from udc.pseudonymize.hashing import pseudonymise
+from udc.pseudonymize.hashing import pseudonymise, subject_digests
 from udc.quality.feedback import MAX_TREND_POINTS, DeliveryFacts, TrendPoint, write_feedback
 from udc.quality.suites import PreviousDelivery
 from udc.quality.validate import ValidationReport, validate_delivery
@@ -324,8 +324,10 @@ def process_delivery(res: Resources, path: Path, run_id: str) -> DeliveryOutcome
     with timed(seconds, "minimise", spans):
         rows = to_lake_frame(parsed.frame, contract, keep, report.rejected_lines)
     del parsed
+    subjects = None
     if contract.bsn_column:
         with timed(seconds, "pseudonymise", spans):
+            subjects = subject_digests(rows, contract.bsn_column, res.log_subject_key())
             rows = pseudonymise(rows, contract.bsn_column, res.link_key())
             if "pseudonym" not in keep:
                 rows = rows.drop("pseudonym")
@@ -337,6 +339,8 @@ def process_delivery(res: Resources, path: Path, run_id: str) -> DeliveryOutcome
         facts = DeliveryFacts(source, name, peildatum, len(data), report.rows, digest, received)
         feedback = _feedback(res, facts, verdict, None, report)
     delivery_id = record(verdict, peildatum, stored, feedback, report.rows, report)
+    if subjects is not None:
+        res.catalog.add_subjects(delivery_id, subjects)
     res.catalog.supersede_earlier(delivery_id, source, peildatum)
     res.catalog.add_dataset(
         run_id=run_id,

@@ -19,6 +19,8 @@ from udc.workspace import Settings, Workspace
 
 # One pseudonymisation domain for everything that must link across sources.
 LINK_DOMAIN = "koppeling"
+# The processing log's own domain (access requests): its pseudonyms never match the lake's.
+LOG_DOMAIN = "logboek"
 # Who registered the packaged purposes, in the register's history.
 DEFAULT_PURPOSES_BY = "udc (standaardconfiguratie)"
 
@@ -47,6 +49,9 @@ class Resources:
 
     def link_key(self) -> bytes:
         return derive_domain_key(self.keys.master_key(), LINK_DOMAIN)
+
+    def log_subject_key(self) -> bytes:
+        return derive_domain_key(self.keys.master_key(), LOG_DOMAIN)
 
     def fingerprint(self) -> str:
         return key_fingerprint(self.keys.master_key())
