@@ -33,6 +33,13 @@ min_cell_size = 10
 cron = "0 2 * * *"
 timezone = "Europe/Amsterdam"
 
+[retention]
+# Months each kind of file is kept; the nightly run deletes what has expired and logs it.
+# Lake data follow the purposes that use a source (their retention_months).
+archive_months = 12        # encrypted raw deliveries, from receipt
+quarantine_months = 3      # rejected deliveries, from receipt
+mart_release_months = 24   # mart releases no longer current, from publication
+
 [prefect]
 # Empty: `udc run` starts a temporary Prefect server. Set it (or PREFECT_API_URL) to use
 # a running server, e.g. "http://127.0.0.1:4200/api".
@@ -57,6 +64,9 @@ class Settings:
     cron: str
     timezone: str
     prefect_api_url: str
+    archive_months: int = 12
+    quarantine_months: int = 3
+    mart_release_months: int = 24
 
 
 @dataclass(frozen=True)
@@ -134,6 +144,12 @@ class Workspace:
             raise WorkspaceError(
                 f"{self.settings_file}: marts.min_cell_size must be an integer >= 2"
             )
+        months = {}
+        for key in ("archive_months", "quarantine_months", "mart_release_months"):
+            value = get("retention", key)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise WorkspaceError(f"{self.settings_file}: retention.{key} must be months >= 0")
+            months[key] = value
         return Settings(
             database_url=os.environ.get("UDC_DATABASE_URL", url),
             inbox=self.root / str(get("paths", "inbox")),
@@ -143,6 +159,7 @@ class Workspace:
             cron=str(get("schedule", "cron")),
             timezone=str(get("schedule", "timezone")),
             prefect_api_url=os.environ.get("PREFECT_API_URL") or str(get("prefect", "api_url")),
+            **months,
         )
 
     @contextmanager

@@ -475,3 +475,20 @@ class Catalog:
             ).all()
             found = [delivery_id for delivery_id, digests in rows if holds(digests)]
             return [session.get(Delivery, delivery_id) for delivery_id in found]
+
+    def forget_lake_subjects(self, source: str, peildatum: dt.date) -> int:
+        """Drop the access-request index of a source's deliveries for ``peildatum`` (its
+        lake data are deleted); returns how many deliveries it covered."""
+        with self.session() as session:
+            ids = list(
+                session.scalars(
+                    select(Delivery.id).where(
+                        Delivery.source == source, Delivery.peildatum == peildatum
+                    )
+                )
+            )
+            for delivery_id in ids:
+                row = session.get(SubjectIndex, delivery_id)
+                if row is not None:
+                    session.delete(row)
+            return len(ids)

@@ -272,6 +272,11 @@ def _print_summary(ws: Workspace, summary: dict) -> bool:
         problems.append(cross_checks["message"])
     if logged["status"] == "failed":
         problems.append(logged["message"])
+    retention = summary.get("retention") or {"status": "", "deleted": 0, "message": ""}
+    if retention["deleted"]:
+        out.print(f"Retention: {retention['deleted']} expired item(s) deleted and logged.")
+    if retention["status"] == "failed":
+        problems.append(retention["message"])
     for message in problems:
         fail(message)
     return not problems

@@ -4,6 +4,7 @@ times; never a delivered value), then a signed checkpoint."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import time
 from collections.abc import Mapping, Sequence
@@ -163,6 +164,7 @@ def record_run(
     flow_run_id: str | None,
     deliveries: Sequence[Mapping],
     marts: Sequence[Mapping],
+    deletions: Sequence[Span] = (),
 ) -> tuple[int, int]:
     """Append the run's entries and sign a checkpoint over the whole log; returns how many
     entries the run added and the log's size."""
@@ -184,6 +186,10 @@ def record_run(
         held = in_force.get(definition.purpose)
         purpose = f"{definition.purpose}@{held[1].version}" if held else definition.purpose
         spans += mart_spans(trace_id, flow_run_id, outcome, purpose, fingerprint, now)
+    spans += [
+        dataclasses.replace(span, flow_run_id=flow_run_id, key_fingerprint=None)
+        for span in deletions
+    ]
     log = ProcessingLog(res.catalog)
     log.append(spans)
     checkpoint = log.checkpoint(res.keys.log_signing_key(), trace_id)

@@ -20,6 +20,7 @@ from udc.flows.ingest import DeliveryOutcome, inbox_files, process_delivery, saf
 from udc.flows.logbook import record_run
 from udc.flows.publish import MartOutcome, publish_marts
 from udc.flows.resources import Resources, open_resources
+from udc.flows.retention import apply_retention
 
 
 def _unexpected(exc: BaseException) -> str:
@@ -142,7 +143,19 @@ def _process(res: Resources, workspace: str) -> dict:
     cross_checks = checked.result()
     flow_run_id = str(flow_run.id) if flow_run.id else None
     try:
-        entries, size = record_run(res, run_id, flow_run_id, deliveries, marts)
+        deletions = apply_retention(res, run_id, res.today())
+        retention = {"status": "completed", "deleted": len(deletions), "message": ""}
+    except Exception as exc:
+        get_run_logger().error(_unexpected(exc))
+        deletions = []
+        retention = {
+            "status": "failed",
+            "deleted": 0,
+            "message": f"retention failed with an unexpected {type(exc).__name__}; nothing "
+            "more was deleted; see the Prefect log of this run",
+        }
+    try:
+        entries, size = record_run(res, run_id, flow_run_id, deliveries, marts, deletions)
         logged = {"status": "written", "entries": entries, "size": size, "message": ""}
     except Exception as exc:
         get_run_logger().error(_unexpected(exc))
@@ -158,6 +171,7 @@ def _process(res: Resources, workspace: str) -> dict:
         or any(m["status"] == "failed" for m in marts)
         or cross_checks["status"] == "failed"
         or logged["status"] == "failed"
+        or retention["status"] == "failed"
     )
     summary = {
         "run_id": run_id,
@@ -165,6 +179,7 @@ def _process(res: Resources, workspace: str) -> dict:
         "marts": marts,
         "cross_checks": cross_checks,
         "processing_log": logged,
+        "retention": retention,
     }
     res.catalog.finish_run(
         run_id, "completed_with_errors" if failed else "completed", summary, res.fingerprint()
