@@ -180,3 +180,37 @@ def test_a_span_names_a_known_step_and_status():
         Span("t", "upload", T0, T0, "ok")
     with pytest.raises(ValueError, match="not a step status"):
         Span("t", "load", T0, T0, "fine")
+
+
+def test_upgrading_a_workspace_keeps_its_log(database_url):
+    from test_catalog_store import _catalog_at
+
+    from udc.catalog.merkle import leaf_hash
+    from udc.catalog.processing_log import entry_bytes
+
+    engine = _catalog_at(database_url, "0007")  # before the access-request index
+    (span,) = spans("old-run", 1)
+    with engine.begin() as connection:
+        connection.execute(sa.text("UPDATE log_head SET size = 1"))
+        connection.execute(
+            sa.text(
+                "INSERT INTO processing_log (seq, trace_id, span_id, name, started_at, ended_at, "
+                "status, purposes, source, inputs, outputs, rows, key_fingerprint, leaf) VALUES "
+                "(0, :trace, :span, 'load', :start, :end, 'ok', :purposes, 'bijstand', :inputs, "
+                ":outputs, :rows, :key, :leaf)"
+            ),
+            {
+                "trace": span.trace_id, "span": span.span_id, "start": span.started_at,
+                "end": span.ended_at, "purposes": '["minimabeleid@2"]',
+                "inputs": f'["{span.inputs[0]}"]', "outputs": f'["{span.outputs[0]}"]',
+                "rows": span.rows, "key": span.key_fingerprint,
+                "leaf": leaf_hash(entry_bytes(0, span)).hex(),
+            },
+        )  # fmt: skip
+    engine.dispose()
+    log = ProcessingLog(Catalog(database_url))  # migrates to the newest schema
+    log.checkpoint(KEY, "after-upgrade")
+    result = log.verify(KEY.public_key())
+    assert result.intact, result.problems
+    assert [e.trace_id for e in log.entries()] == ["old-run"]
+    log.catalog.close()

@@ -77,3 +77,16 @@ def test_a_source_no_purpose_uses_any_more_keeps_its_last_retention(res):
         res.catalog.withdraw_purpose(purpose, by="fg", note="test")
     (lake,) = [k for k in retention_plan(res, dt.date(2026, 11, 29)) if k.kind == "lake"]
     assert lake.due == dt.date(2028, 10, 1)  # no longer "newest in use"
+
+
+def test_a_source_contract_may_keep_its_raw_deliveries_shorter(res):
+    import dataclasses
+
+    res.contracts["bijstand"] = dataclasses.replace(res.contracts["bijstand"], archive_months=1)
+    run = res.catalog.start_run(None)
+    process_delivery(
+        res, deliver(res, "bijstand", "bijstand_20261001.csv", bijstand(_valid_bsns(20))), run
+    )
+    (archive,) = [k for k in retention_plan(res, dt.date(2026, 11, 29)) if k.kind == "archive"]
+    assert archive.due == add_months(archive.since, 1)
+    assert "the bijstand contract's archive_months" in archive.reason

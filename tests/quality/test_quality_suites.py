@@ -154,3 +154,13 @@ def test_date_helpers_know_real_and_brp_dates():
     assert frame[valid_date_column("echt")].to_list() == [r for _, _, r in cases.values()]
     assert frame[date_column("brp")].to_list() == expected_brp_floor
     assert frame[date_column("echt")].to_list() == expected_real_floor
+
+
+@pytest.mark.parametrize("months", [-1, 2.5, True, "6"])
+def test_a_contracts_archive_months_must_be_whole_months(months):
+    with pytest.raises(ValueError, match=r"fout\.archive_months must be a whole number of mon"):
+        contract_from_dict(
+            {"id": "fout", "columns": [{"name": "a", "type": "text"}], "archive_months": months}
+        )
+    assert CONTRACTS["politie_incidenten"].archive_months == 6
+    assert CONTRACTS["brp"].archive_months is None

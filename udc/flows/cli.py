@@ -48,6 +48,8 @@ purposes_app = typer.Typer(
 app.add_typer(purposes_app, name="purposes")
 log_app = typer.Typer(help="The processing log: show, verify, subject.", no_args_is_help=True)
 app.add_typer(log_app, name="log")
+report_app = typer.Typer(help="Reports: privacy.", no_args_is_help=True)
+app.add_typer(report_app, name="report")
 
 # Piped output is read by scripts and people alike: do not cut names to 80 columns.
 out = Console() if sys.stdout.isatty() else Console(width=250)
@@ -712,6 +714,36 @@ def log_verify(workspace: WorkspaceOption = None) -> None:
         f"The processing log is intact: {result.entries:,} entries, {result.checkpoints} "
         f"signed checkpoints; {result.unsigned} entries after the last checkpoint."
     )
+
+
+@report_app.command("privacy")
+@friendly
+def report_privacy(
+    since: Annotated[
+        str | None,
+        typer.Option("--from", help="First day, YYYYMMDD (default: 30 days ago)."),
+    ] = None,
+    until: Annotated[
+        str | None,
+        typer.Option("--to", help="Last day, YYYYMMDD (default: today)."),
+    ] = None,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """The privacy officer's report, HTML and CSV in reports/: the register, what ran for
+    which purpose, what it read and published, refusals, quarantines, deletions, what falls
+    due, the marts' disclosure audits and whether the processing log is intact."""
+    from udc.flows.privacy_report import write_report
+    from udc.flows.resources import open_resources
+
+    res = open_resources(Workspace.resolve(workspace).require().root)
+    last = _peildatum(until) if until else res.today()
+    first = _peildatum(since) if since else last - dt.timedelta(days=30)
+    if first > last:
+        fail(f"--from {first:%Y%m%d} is after --to {last:%Y%m%d}")
+        raise typer.Exit(EXIT_USAGE)
+    page, table = write_report(res, first, last)
+    out.print(f"Privacy report: {page}")
+    out.print(f"As CSV:         {table}")
 
 
 @quality_app.command("show")

@@ -1,6 +1,7 @@
 """Retention: what each kept file may be kept for, and deleting what has expired.
 
-- archived raw deliveries: ``retention.archive_months`` after receipt;
+- archived raw deliveries: the source contract's ``archive_months`` (else
+  ``retention.archive_months``) after receipt;
 - quarantined deliveries: ``retention.quarantine_months`` after receipt;
 - lake datasets: the longest ``retention_months`` of the approved purposes that use the
   source, after the dataset's peildatum; the newest peildatum of a source stays while a
@@ -74,14 +75,19 @@ def retention_plan(res: Resources, today: dt.date) -> list[Kept]:
         if d.status == "quarantined" or not d.stored_path or not Path(d.stored_path).exists():
             continue
         received = d.received_at.date()
+        contract = res.contracts.get(d.source)
+        if contract is not None and contract.archive_months is not None:
+            months, rule = contract.archive_months, f"the {d.source} contract's archive_months"
+        else:
+            months, rule = settings.archive_months, "retention.archive_months"
         found.append(
             Kept(
                 "archive",
                 d.source,
                 Path(d.stored_path),
                 received,
-                add_months(received, settings.archive_months),
-                f"{settings.archive_months} months after receipt (retention.archive_months)",
+                add_months(received, months),
+                f"{months} months after receipt ({rule})",
                 d.id,
             )
         )

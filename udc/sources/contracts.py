@@ -118,6 +118,8 @@ class Contract:
     max_row_increase: float | None = 1.0
     expectations: tuple[CustomExpectation, ...] = ()
     cross_checks: tuple[CrossCheck, ...] = ()
+    # Months the encrypted raw deliveries are kept; None: udc.toml retention.archive_months.
+    archive_months: int | None = None
     file_pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -234,6 +236,14 @@ def _cross_check_from_dict(source_id: str, raw: dict) -> CrossCheck:
     )
 
 
+def _months(source_id: str, value: object) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ContractError(f"{source_id}.archive_months must be a whole number of months >= 0")
+    return value
+
+
 def contract_from_dict(raw: dict) -> Contract:
     source_id = raw.get("id", "")
     if not SOURCE_ID.match(source_id):
@@ -263,6 +273,7 @@ def contract_from_dict(raw: dict) -> Contract:
         cross_checks=tuple(
             _cross_check_from_dict(source_id, c) for c in raw.get("cross_checks", [])
         ),
+        archive_months=_months(source_id, raw.get("archive_months")),
     )
     referenced = [contract.bsn_column, contract.record_key]
     referenced += [name for key in contract.unique_keys for name in key]
