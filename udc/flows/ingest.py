@@ -326,8 +326,9 @@ def process_delivery(res: Resources, path: Path, run_id: str) -> DeliveryOutcome
     del parsed
     subjects = None
     if contract.bsn_column:
-        with timed(seconds, "pseudonymise", spans):
+        with timed(seconds, "subject_index", spans):
             subjects = subject_digests(rows, contract.bsn_column, res.log_subject_key())
+        with timed(seconds, "pseudonymise", spans):
             rows = pseudonymise(rows, contract.bsn_column, res.link_key())
             if "pseudonym" not in keep:
                 rows = rows.drop("pseudonym")
