@@ -32,13 +32,13 @@ def test_an_accepted_delivery_is_received_validated_pseudonymised_and_loaded():
 
 def test_a_refused_or_quarantined_delivery_is_logged_as_such():
     refused = accepted() | {
-        "status": "quarantined", "spans": {}, "lake_hash": None,
+        "status": "quarantined", "spans": {}, "lake_hash": None, "refused": True,
         "message": "bijstand/x.csv: quarantined: refused: no approved purpose in force uses ...",
     }  # fmt: skip
     receive, quarantine = delivery_spans("run", None, refused, [], "f", T)
     assert (receive.status, quarantine.status) == ("refused", "refused")
     assert quarantine.outputs == ("quarantine:bijstand/bijstand_20261101.csv",)
-    broken = refused | {"message": "bijstand/x.csv: quarantined: 3 of 10 rows fail"}
+    broken = refused | {"refused": False, "message": "bijstand/x.csv: quarantined: 3 of 10 rows"}
     assert [s.status for s in delivery_spans("run", None, broken, [], "f", T)] == [
         "ok", "warning",
     ]  # fmt: skip

@@ -37,6 +37,12 @@ STEPS = (
 )  # fmt: skip
 STATUSES = ("ok", "warning", "refused", "failed")
 CHECKPOINT_LABEL = b"udc processing log checkpoint v1"
+# A span's fields as the log stores them: as they are, or (lists) as JSON text.
+LISTED = ("purposes", "inputs", "outputs")
+STORED = (
+    "trace_id", "span_id", "parent_span_id", "flow_run_id", "name", "started_at", "ended_at",
+    "status", "source", "rows", "key_fingerprint", "message",
+)  # fmt: skip
 
 
 def new_span_id() -> str:
@@ -78,24 +84,10 @@ def _utc(moment: dt.datetime) -> str:
 
 def entry_bytes(seq: int, entry: Span | LogEntry) -> bytes:
     """The canonical bytes of an entry at position ``seq``: what its leaf hash covers."""
-    fields = {
-        "seq": seq,
-        "trace_id": entry.trace_id,
-        "span_id": entry.span_id,
-        "parent_span_id": entry.parent_span_id,
-        "flow_run_id": entry.flow_run_id,
-        "name": entry.name,
-        "started_at": _utc(entry.started_at),
-        "ended_at": _utc(entry.ended_at),
-        "status": entry.status,
-        "purposes": _listed(entry.purposes),
-        "source": entry.source,
-        "inputs": _listed(entry.inputs),
-        "outputs": _listed(entry.outputs),
-        "rows": entry.rows,
-        "key_fingerprint": entry.key_fingerprint,
-        "message": entry.message,
-    }
+    fields: dict[str, object] = {"seq": seq}
+    fields |= {name: getattr(entry, name) for name in STORED}
+    fields |= {name: _listed(getattr(entry, name)) for name in LISTED}
+    fields["started_at"], fields["ended_at"] = _utc(entry.started_at), _utc(entry.ended_at)
     return json.dumps(fields, sort_keys=True, separators=(",", ":")).encode()
 
 
@@ -139,27 +131,10 @@ class ProcessingLog:
             ).scalar_one()
             first = end - len(spans)
             for seq, span in enumerate(spans, start=first):
-                session.add(
-                    LogEntry(
-                        seq=seq,
-                        trace_id=span.trace_id,
-                        span_id=span.span_id,
-                        parent_span_id=span.parent_span_id,
-                        flow_run_id=span.flow_run_id,
-                        name=span.name,
-                        started_at=span.started_at,
-                        ended_at=span.ended_at,
-                        status=span.status,
-                        purposes=json.dumps(list(span.purposes)),
-                        source=span.source,
-                        inputs=json.dumps(list(span.inputs)),
-                        outputs=json.dumps(list(span.outputs)),
-                        rows=span.rows,
-                        key_fingerprint=span.key_fingerprint,
-                        message=span.message,
-                        leaf=leaf_hash(entry_bytes(seq, span)).hex(),
-                    )
-                )
+                stored = {name: getattr(span, name) for name in STORED}
+                stored |= {name: json.dumps(list(getattr(span, name))) for name in LISTED}
+                leaf = leaf_hash(entry_bytes(seq, span)).hex()
+                session.add(LogEntry(seq=seq, leaf=leaf, **stored))
         return list(range(first, end))
 
     def checkpoint(self, key: Ed25519PrivateKey, trace_id: str | None = None) -> LogCheckpoint:

@@ -55,6 +55,7 @@ class DeliveryOutcome:
     sha256: str | None = None  # of the delivered file
     lake_hash: str | None = None  # of the lake dataset written
     received: float | None = None  # epoch seconds
+    refused: bool = False  # no approved purpose uses the source: kept, loaded nowhere
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -240,6 +241,7 @@ def process_delivery(res: Resources, path: Path, run_id: str) -> DeliveryOutcome
         peildatum: dt.date | None,
         rows: int | None = None,
         report: ValidationReport | None = None,
+        refused: bool = False,
     ) -> DeliveryOutcome:
         stored = quarantine(res, folder, path, data, digest, error.reason)
         # The sender chose these names: the catalog gets them masked like every log line.
@@ -256,6 +258,7 @@ def process_delivery(res: Resources, path: Path, run_id: str) -> DeliveryOutcome
             message=f"{label}: quarantined: {error.reason}",
             sha256=digest,
             received=received.timestamp(),
+            refused=refused,
         )
 
     if contract is None:
@@ -281,6 +284,7 @@ def process_delivery(res: Resources, path: Path, run_id: str) -> DeliveryOutcome
                 "de levering is niet verwerkt en wordt bewaard",
             ),
             peildatum,
+            refused=True,
         )
     known = res.catalog.find_delivery(source, digest)
     if known is not None:

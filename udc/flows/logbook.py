@@ -41,38 +41,35 @@ def delivery_spans(
     start = min(start, received)
     status = outcome["status"]
     source, delivered = outcome["source"], outcome.get("sha256")
-    delivery = f"delivery:{source}/{outcome['file_name']}:sha256:{delivered}"
-    refused = "no approved purpose in force" in (outcome.get("message") or "")
+    refused = bool(outcome.get("refused"))
+    shared = {
+        "trace_id": trace_id,
+        "flow_run_id": flow_run_id,
+        "purposes": tuple(purposes),
+        "source": source,
+        "inputs": (f"delivery:{source}/{outcome['file_name']}:sha256:{delivered}",),
+        "rows": outcome.get("rows"),
+    }
     root = Span(
-        trace_id=trace_id,
-        flow_run_id=flow_run_id,
         name="receive",
         started_at=_moment(start),
         ended_at=_moment(max(end, start)),
         status="refused" if refused else "failed" if status == "failed" else "ok",
-        purposes=tuple(purposes),
-        source=source,
-        inputs=(delivery,),
-        rows=outcome.get("rows"),
         message=outcome.get("message") or status,
+        **shared,
     )
     found = [root]
     if status == "quarantined":
         found.append(
             Span(
-                trace_id=trace_id,
-                flow_run_id=flow_run_id,
                 parent_span_id=root.span_id,
                 name="quarantine",
                 started_at=root.started_at,
                 ended_at=root.ended_at,
                 status="refused" if refused else "warning",
-                purposes=tuple(purposes),
-                source=source,
-                inputs=(delivery,),
                 outputs=(f"quarantine:{source}/{outcome['file_name']}",),
-                rows=outcome.get("rows"),
                 message=outcome.get("message"),
+                **shared,
             )
         )
     for stage, step in DELIVERY_STEPS.items():
@@ -84,19 +81,14 @@ def delivery_spans(
             output = (f"lake:{source}:{outcome['peildatum']}:sha256:{outcome['lake_hash']}",)
         found.append(
             Span(
-                trace_id=trace_id,
-                flow_run_id=flow_run_id,
                 parent_span_id=root.span_id,
                 name=step,
                 started_at=_moment(begin),
                 ended_at=_moment(finish),
                 status="warning" if step == "validate" and outcome.get("warnings") else "ok",
-                purposes=tuple(purposes),
-                source=source,
-                inputs=(delivery,),
                 outputs=output,
-                rows=outcome.get("rows"),
                 key_fingerprint=key_fingerprint if step in ("pseudonymise", "load") else None,
+                **shared,
             )
         )
     return found

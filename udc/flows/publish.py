@@ -47,7 +47,6 @@ class MartOutcome:
     seconds: dict[str, float] = field(default_factory=dict)
     release: str | None = None
     spans: dict[str, list[float]] = field(default_factory=dict)  # epoch s, the release's stages
-    purpose: str | None = None
     deliveries: list[str] = field(default_factory=list)  # source:peildatum:sha256 read
 
     def to_dict(self) -> dict:
@@ -300,7 +299,8 @@ def _publish(
     definition = built.definition
     name, peildatum = definition.name, built.peildatum
     signature = input_signature(definition, chosen, res.fingerprint())
-    described = built.publication_metadata(delivery_ids(chosen), res.fingerprint())
+    deliveries = delivery_ids(chosen)
+    described = built.publication_metadata(deliveries, res.fingerprint())
     metadata = {"udc.mart": name, "udc.inputs": signature} | {
         f"udc.{key}": json.dumps(value) if isinstance(value, list) else value
         for key, value in described.items()
@@ -308,7 +308,7 @@ def _publish(
     before = res.store.current(name)
     with timed(seconds, "publish", spans):
         release = res.store.publish(name, built.frame, metadata)
-    logged = {"spans": spans, "purpose": definition.purpose, "deliveries": delivery_ids(chosen)}
+    logged = {"spans": spans, "deliveries": deliveries}
     stats = {
         "cells": built.cells,
         "suppressed": built.primary_suppressed + built.secondary_suppressed,

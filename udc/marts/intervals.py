@@ -500,11 +500,6 @@ class TableAudit:
         """The narrowest interval; exact when below the requirement, else a lower bound."""
         return min((i.width for i in self.intervals), default=None)
 
-    @property
-    def failed(self) -> int:
-        """Cells whose protection the published tables do not keep."""
-        return len(self.too_narrow) + len(self.whole_groups)
-
 
 def audit_release(
     tables: Sequence[PublishedTable],

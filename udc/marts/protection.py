@@ -132,7 +132,6 @@ class ProtectionStats:
     certified_by_earlier: int = 0
     widened_windows: int = 0
     components: int = 0
-    exact_components: int = 0
 
 
 @dataclass(frozen=True)
@@ -234,8 +233,24 @@ def _system(tables: Sequence[ProtectionTable], links: Sequence[CellLink]) -> _Sy
             for a, m in enumerate(np.bincount(area_of_cell[area_of_cell >= 0],
                                               weights=values[area_of_cell >= 0]))
         },
-        np.zeros(n, dtype=bool),
+        _fixed(tables),
     )
+
+
+def _before(tables: Sequence[ProtectionTable], mask: str) -> np.ndarray:
+    """``hidden_before`` or ``published_before`` over all tables (False where unset)."""
+    return np.concatenate(
+        [np.zeros(len(t.values), dtype=bool) if getattr(t, mask) is None
+         else np.asarray(getattr(t, mask), dtype=bool) for t in tables]
+    )  # fmt: skip
+
+
+def _fixed(tables: Sequence[ProtectionTable]) -> np.ndarray:
+    """Cells an earlier release of the same values published, except primary cells (only a
+    stricter rule than that release's makes them primary; they are hidden all the same,
+    though the earlier release cannot be taken back)."""
+    primary = np.concatenate([np.asarray(t.primary, dtype=bool) for t in tables])
+    return _before(tables, "published_before") & ~primary
 
 
 def _areas(tables: Sequence[ProtectionTable]) -> tuple[np.ndarray, dict[int, int]]:
@@ -560,16 +575,18 @@ def _protect_component(
         for demand in demands:
             if not _still_needed(demand, width, certificates):
                 stats.certified_by_earlier += 1
-            elif not _protect_one(system, component, demand, hidden, certificates, stats) and (
-                width[demand.target] == 0
-                or not _protect_one(
-                    system, component, _other_side(demand, width, certificates), hidden,
-                    certificates, stats,
-                )
-            ):  # fmt: skip
-                raise DisclosureError(
-                    "no direction protects a hidden cell, not even in its whole table"
-                )
+                continue
+            if _protect_one(system, component, demand, hidden, certificates, stats):
+                continue
+            # A complement needs its width on either side: the rest of it the other way.
+            other = _other_side(demand, width, certificates)
+            if width[demand.target] > 0 and _protect_one(
+                system, component, other, hidden, certificates, stats
+            ):
+                continue
+            raise DisclosureError(
+                "no direction protects a hidden cell, not even in its whole table"
+            )
 
 
 def protect_release(
@@ -602,16 +619,7 @@ def protect_release(
     )  # fmt: skip
     if not primary[group_cells].all():
         raise DisclosureError("a whole-group cell is not primary")
-    hidden = primary.copy()
-    for t, start in zip(tables, system.offsets, strict=False):
-        cells = slice(start, start + len(t.values))
-        if t.hidden_before is not None:
-            hidden[cells] |= np.asarray(t.hidden_before, dtype=bool)
-        if t.published_before is not None:
-            system.fixed[cells] = np.asarray(t.published_before, dtype=bool)
-    # A primary cell an earlier release published (only a stricter rule than that
-    # release's makes it primary) cannot be taken back; it is hidden here all the same.
-    system.fixed &= ~primary
+    hidden = primary | _before(tables, "hidden_before")
     certificates = _Certificates(
         np.zeros(n), np.zeros(n), group_cells, group_totals, np.zeros(len(group_cells))
     )

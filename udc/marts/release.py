@@ -16,7 +16,7 @@ Primary rules and what a primary cell must keep (``p`` = the mart's protection l
   empty (``release_groups``).
 
 Complements keep a width of ``p`` (``ProtectionTable.secondary_width``). A sum (a
-magnitude) follows the dominance rule instead (``_magnitude_table``). A mart under the
+magnitude) follows the dominance rule instead (``_magnitude_needs``). A mart under the
 cell key method is not suppressed: each of its cells is perturbed by its cell key.
 """
 
