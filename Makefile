@@ -17,7 +17,7 @@ demo: $(STAMP)
 	$(BIN)/udc demo --workspace demo-workspace
 
 lint: $(STAMP)
-	$(BIN)/ruff check udc tests bench
+	$(BIN)/ruff check catalog flows marts pseudonymize quality sources workspace tests bench
 
 test: $(STAMP) lint
 	$(BIN)/pytest

@@ -49,8 +49,8 @@ def io_floor(workspace: Path) -> dict:
     """Read each CSV's lake columns with polars and write them as the lake's parquet."""
     import polars as pl
 
-    from udc.flows.resources import open_resources
     from udc.sources.lake import Lake
+    from udc.workspace.resources import open_resources
 
     res = open_resources(workspace)
     needed = res.allowed_columns()
@@ -73,7 +73,7 @@ def flow(workspace: Path) -> dict:
     """Imports happen once per process (a served deployment pays them once), so apart."""
     started = time.perf_counter()
     from udc.flows.cli import prefect_environment, run_nightly
-    from udc.workspace import Workspace
+    from udc.workspace.layout import Workspace
 
     prefect_environment(Workspace(workspace))
     import udc.flows.nightly
@@ -99,9 +99,9 @@ def validation_alone(workspace: Path) -> dict:
     the thread's GX context, which the flow pays once per worker thread."""
     import datetime as dt
 
-    from udc.flows.resources import open_resources
     from udc.quality.validate import validate_delivery
     from udc.sources.reader import parse_delivery
+    from udc.workspace.resources import open_resources
 
     res = open_resources(workspace)
     today = dt.date(2026, 11, 22)
@@ -122,8 +122,8 @@ def _relative(spans: dict[str, list[float]], start: float) -> dict[str, list[flo
 
 def disclosure_audit(workspace: Path) -> dict:
     """``udc marts audit`` over the published marts: its time and what it finds."""
-    from udc.flows.audit import audit_published, declared_groups, declared_links
-    from udc.flows.resources import open_resources
+    from udc.marts.audit import audit_published, declared_groups, declared_links
+    from udc.workspace.resources import open_resources
 
     res = open_resources(workspace)
     started = time.perf_counter()
@@ -164,12 +164,12 @@ def _one_complement_per_line(relations, values, hidden):
 
 def suppression_baseline(workspace: Path) -> dict:
     """The default marts protected by the baseline, and what the audit says of it."""
-    from udc.flows.audit import audit_input, audit_tables, declared_groups, declared_links
-    from udc.flows.publish import choose_inputs
-    from udc.flows.resources import open_resources
+    from udc.marts.audit import audit_input, audit_tables, declared_groups, declared_links
     from udc.marts.build import assemble_mart, count_mart
     from udc.marts.release import protection_table
     from udc.marts.tables import table
+    from udc.workspace.publish import choose_inputs
+    from udc.workspace.resources import open_resources
 
     res = open_resources(workspace)
     accepted = res.catalog.accepted_deliveries()

@@ -2,9 +2,9 @@
 
 import pytest
 
-from udc.flows.resources import open_resources
 from udc.pseudonymize.keys import KeyStore
-from udc.workspace import Workspace
+from udc.workspace.layout import Workspace
+from udc.workspace.resources import open_resources
 
 
 @pytest.fixture

@@ -102,9 +102,9 @@ def test_an_unreachable_prefect_server_is_one_clear_line(tmp_path):
 def test_quality_show_and_report_list_deliveries_and_their_feedback(tmp_path):
     import numpy as np
 
-    from udc.flows.ingest import process_delivery
-    from udc.flows.resources import open_resources
     from udc.pseudonymize.bsn import random_valid_bsns
+    from udc.workspace.ingest import process_delivery
+    from udc.workspace.resources import open_resources
 
     workspace = tmp_path / "ws"
     runner.invoke(app, ["init", "--workspace", str(workspace)])

@@ -9,10 +9,11 @@ import polars as pl
 import pytest
 
 from udc.catalog.store import KeyMismatchError
-from udc.flows.ingest import inbox_files, process_delivery, safe_label
-from udc.flows.resources import init_workspace
 from udc.pseudonymize.hashing import pseudonym_of
-from udc.workspace import Workspace
+from udc.sources.inbox import inbox_files, safe_label
+from udc.workspace.ingest import process_delivery
+from udc.workspace.layout import Workspace
+from udc.workspace.resources import init_workspace
 
 HEADER = "BSN;regeling;leefvorm;ingangsdatum;einddatum;naam\n"
 
@@ -152,7 +153,7 @@ def test_an_access_request_finds_the_deliveries_that_held_a_person(res):
     from typer.testing import CliRunner
 
     from udc.flows.cli import app
-    from udc.flows.logbook import record_run
+    from udc.workspace.logbook import record_run
 
     bsns = _valid_bsns(30)
     run_id = res.catalog.start_run(None)

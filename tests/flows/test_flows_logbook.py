@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from udc.flows.logbook import delivery_spans, mart_spans
+from udc.workspace.logbook import delivery_spans, mart_spans
 
 T = 1_795_000_000.0
 

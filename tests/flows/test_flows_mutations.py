@@ -22,11 +22,11 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from udc.flows.ingest import DeliveryOutcome, process_delivery
-from udc.flows.resources import Resources, open_resources
 from udc.pseudonymize.keys import KeyStore
 from udc.sources.synthetic import write_deliveries
-from udc.workspace import Workspace
+from udc.workspace.ingest import DeliveryOutcome, process_delivery
+from udc.workspace.layout import Workspace
+from udc.workspace.resources import Resources, open_resources
 
 SOURCES = ("brp", "bijstand", "politie_incidenten")
 BSN_COLUMNS = {"brp": "burgerservicenummer", "bijstand": "bsn"}

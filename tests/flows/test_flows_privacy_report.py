@@ -10,9 +10,9 @@ from test_flows_ingest import _valid_bsns, bijstand, deliver
 from typer.testing import CliRunner
 
 from udc.flows.cli import app
-from udc.flows.ingest import process_delivery
-from udc.flows.logbook import record_run
-from udc.flows.retention import apply_retention
+from udc.workspace.ingest import process_delivery
+from udc.workspace.logbook import record_run
+from udc.workspace.retention import apply_retention
 
 
 def test_the_report_tells_the_privacy_officer_what_happened(res):

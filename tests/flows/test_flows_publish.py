@@ -10,11 +10,11 @@ import polars as pl
 import pytest
 
 from udc.catalog.models import Delivery
-from udc.flows.publish import audit_gate, choose_inputs, input_signature, lacking_columns
 from udc.marts.definitions import load_definitions
 from udc.marts.release import build_mart
 from udc.sources.contracts import load_contracts
 from udc.sources.lake import Lake
+from udc.workspace.publish import audit_gate, choose_inputs, input_signature, lacking_columns
 
 CONTRACTS = load_contracts()
 MARTS = load_definitions()
@@ -68,8 +68,8 @@ def test_the_signature_changes_with_deliveries_and_key_only():
 
 
 def test_the_workspace_minimum_cell_size_is_a_floor_for_every_mart(tmp_path):
-    from udc.flows.resources import init_workspace, open_resources
-    from udc.workspace import Workspace
+    from udc.workspace.layout import Workspace
+    from udc.workspace.resources import init_workspace, open_resources
 
     workspace = Workspace(tmp_path / "ws")
     init_workspace(workspace)
@@ -155,7 +155,7 @@ def test_a_mart_asking_for_a_column_the_lake_did_not_keep_says_so(tmp_path):
 
 
 def test_an_earlier_release_with_the_same_values_is_audited_together_with_the_new_one():
-    from udc.flows.audit import audit_input, audit_tables
+    from udc.marts.audit import audit_input, audit_tables
 
     definition = MARTS["bevolking_buurt"]
     built = build_mart(definition, small_city(), dt.date(2026, 11, 1))
@@ -193,7 +193,7 @@ def test_an_earlier_release_with_the_same_values_is_audited_together_with_the_ne
 
 
 def test_a_rebuild_hides_again_what_an_earlier_release_hid_and_uses_nothing_it_showed():
-    from udc.flows.audit import audit_input, audit_tables
+    from udc.marts.audit import audit_input, audit_tables
     from udc.marts.build import count_mart
     from udc.marts.release import cells_shown, protect_marts
     from udc.marts.tables import DisclosureError

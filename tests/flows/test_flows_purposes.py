@@ -10,9 +10,9 @@ from typer.testing import CliRunner
 from udc.catalog.models import PurposeVersion
 from udc.catalog.register import PACKAGED_PURPOSES, packaged_purposes
 from udc.flows.cli import app
-from udc.flows.publish import purpose_refusal
 from udc.marts.definitions import load_definitions
 from udc.marts.publish import MartStore
+from udc.workspace.publish import purpose_refusal
 
 runner = CliRunner()
 MARTS = load_definitions()

@@ -14,15 +14,15 @@ import numpy as np
 import polars as pl
 import pytest
 
-from udc.flows.crosscheck import cross_check_run
-from udc.flows.ingest import previous_delivery, process_delivery
-from udc.flows.resources import Resources, open_resources
 from udc.pseudonymize.bsn import random_valid_bsns
 from udc.pseudonymize.hashing import pseudonym_of
 from udc.quality.dutch import thousands
 from udc.quality.suites import PreviousDelivery
 from udc.sources.contracts import ContractError
 from udc.sources.synthetic import generate_city
+from udc.workspace.crosscheck import cross_check_run
+from udc.workspace.ingest import previous_delivery, process_delivery
+from udc.workspace.resources import Resources, open_resources
 
 PERSONS, SEED = 800, 1
 JULY, AUGUST, SEPTEMBER, OCTOBER = (dt.date(2026, month, 1) for month in (7, 8, 9, 10))

@@ -8,9 +8,9 @@ import datetime as dt
 import polars as pl
 from test_flows_ingest import _valid_bsns, bijstand, deliver
 
-from udc.flows.ingest import process_delivery
-from udc.flows.retention import add_months, apply_retention, retention_plan
 from udc.pseudonymize.hashing import holds_subject, subject_digest
+from udc.workspace.ingest import process_delivery
+from udc.workspace.retention import add_months, apply_retention, retention_plan
 
 
 def test_add_months_keeps_the_day_or_takes_the_months_last():

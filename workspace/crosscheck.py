@@ -13,9 +13,9 @@ from pathlib import Path
 import polars as pl
 
 from udc.catalog.store import ACCEPTED
-from udc.flows.resources import Resources
 from udc.quality.crosscheck import CrossCheckResult, pick_reference_peildatum, run_cross_check
 from udc.quality.internal_report import write_internal_report
+from udc.workspace.resources import Resources
 
 
 def internal_reports(res: Resources) -> Path:

@@ -22,9 +22,9 @@ from pathlib import Path
 from udc.catalog.models import LogEntry
 from udc.catalog.processing_log import ProcessingLog, Verification
 from udc.catalog.register import PurposeSpec
-from udc.flows.resources import Resources
-from udc.flows.retention import Kept, retention_plan
 from udc.quality.report_files import BASE_CSS, neutralise_cell, write_atomically
+from udc.workspace.resources import Resources
+from udc.workspace.retention import Kept, retention_plan
 
 DUE_WITHIN_DAYS = 90
 STATUS_NL = {"draft": "concept", "approved": "goedgekeurd", "withdrawn": "ingetrokken"}

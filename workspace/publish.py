@@ -14,7 +14,7 @@ import numpy as np
 
 from udc.catalog.models import Delivery, PurposeVersion
 from udc.catalog.register import PurposeSpec
-from udc.flows.audit import (
+from udc.marts.audit import (
     AuditInput,
     audit_input,
     audit_records,
@@ -24,8 +24,6 @@ from udc.flows.audit import (
     earlier_releases,
     release_input,
 )
-from udc.flows.ingest import timed
-from udc.flows.resources import Resources, open_resources
 from udc.marts.build import MartCounts, MartTable, count_mart, measure_fingerprints
 from udc.marts.definitions import MartDefinition, MartError
 from udc.marts.intervals import IntervalError, TableAudit
@@ -33,7 +31,9 @@ from udc.marts.release import cells_shown, protect_marts
 from udc.marts.tables import DisclosureError
 from udc.sources.contracts import Contract
 from udc.sources.lake import Lake
-from udc.workspace import Workspace
+from udc.workspace.layout import Workspace
+from udc.workspace.resources import Resources, open_resources
+from udc.workspace.timing import timed
 
 
 @dataclass(frozen=True)

@@ -15,12 +15,13 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 from threadpoolctl import threadpool_limits
 
-from udc.flows.crosscheck import cross_check_run
-from udc.flows.ingest import DeliveryOutcome, inbox_files, process_delivery, safe_label
-from udc.flows.logbook import record_run
-from udc.flows.publish import MartOutcome, publish_marts
-from udc.flows.resources import Resources, open_resources
-from udc.flows.retention import apply_retention
+from udc.sources.inbox import inbox_files, safe_label
+from udc.workspace.crosscheck import cross_check_run
+from udc.workspace.ingest import DeliveryOutcome, process_delivery
+from udc.workspace.logbook import record_run
+from udc.workspace.publish import MartOutcome, publish_marts
+from udc.workspace.resources import Resources, open_resources
+from udc.workspace.retention import apply_retention
 
 
 def _unexpected(exc: BaseException) -> str:

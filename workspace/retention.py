@@ -25,7 +25,7 @@ from pathlib import Path
 
 from udc.catalog.processing_log import Span
 from udc.catalog.register import PurposeSpec
-from udc.flows.resources import Resources
+from udc.workspace.resources import Resources
 
 
 @dataclass(frozen=True)

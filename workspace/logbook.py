@@ -10,7 +10,7 @@ import time
 from collections.abc import Mapping, Sequence
 
 from udc.catalog.processing_log import ProcessingLog, Span, new_span_id
-from udc.flows.resources import Resources
+from udc.workspace.resources import Resources
 
 # Ingest stages (``ingest.timed``) and the processing steps they are.
 DELIVERY_STEPS = {"validate": "validate", "pseudonymise": "pseudonymise", "lake": "load"}

@@ -27,7 +27,7 @@ from udc.catalog.register import RegisterError
 from udc.catalog.store import CatalogError
 from udc.pseudonymize.keys import KeyStoreError
 from udc.sources.contracts import ContractError
-from udc.workspace import Workspace, WorkspaceError
+from udc.workspace.layout import Workspace, WorkspaceError
 
 app = typer.Typer(
     help="udc: a privacy-preserving data pipeline for an Urban Data Center.",
@@ -114,7 +114,7 @@ def _peildatum(text: str) -> dt.date:
 @friendly
 def init(workspace: WorkspaceOption = None) -> None:
     """Create a workspace: folders, udc.toml, a fresh 256-bit master key, the catalog."""
-    from udc.flows.resources import init_workspace
+    from udc.workspace.resources import init_workspace
 
     ws = Workspace.resolve(workspace)
     init_workspace(ws)
@@ -171,7 +171,7 @@ def _require_server(api_url: str) -> None:
 
 def run_nightly(ws: Workspace) -> tuple[dict, float | None]:
     """Run the flow once; returns its summary and the temporary server's start-up seconds."""
-    from udc.flows.resources import open_resources
+    from udc.workspace.resources import open_resources
 
     resources = open_resources(ws.root)
     resources.check_key()
@@ -302,8 +302,8 @@ def demo(
     workspace: WorkspaceOption = None,
 ) -> None:
     """init + generate + run on embedded defaults (SQLite, a temporary Prefect server)."""
-    from udc.flows.resources import init_workspace
     from udc.sources.synthetic import write_deliveries
+    from udc.workspace.resources import init_workspace
 
     ws = Workspace.resolve(workspace)
     init_workspace(ws)
@@ -322,7 +322,7 @@ def demo(
 @friendly
 def marts_list(workspace: WorkspaceOption = None) -> None:
     """The published marts: peildatum, when, cells and suppressed cells."""
-    from udc.flows.publish import published_marts
+    from udc.workspace.publish import published_marts
 
     ws = Workspace.resolve(workspace).require()
     table = Table()
@@ -344,7 +344,7 @@ def marts_list(workspace: WorkspaceOption = None) -> None:
 @friendly
 def marts_show(name: str, workspace: WorkspaceOption = None) -> None:
     """One mart: purpose, peildatum, source deliveries, dimensions, suppression, path."""
-    from udc.flows.publish import published_marts
+    from udc.workspace.publish import published_marts
 
     ws = Workspace.resolve(workspace).require()
     found = [info for info in published_marts(ws) if info["mart"] == name]
@@ -389,8 +389,8 @@ def marts_audit(
     tables together (LP over their totals, area hierarchy and the cells marts share), and
     whether a cell is shown to hold its whole group; exit 1 if one is narrower than the
     mart's protection level or holds its whole group."""
-    from udc.flows.audit import audit_published, audit_records, declared_groups, declared_links
-    from udc.flows.resources import open_resources
+    from udc.marts.audit import audit_published, audit_records, declared_groups, declared_links
+    from udc.workspace.resources import open_resources
 
     ws = Workspace.resolve(workspace).require()
     resources = open_resources(ws.root)
@@ -472,7 +472,7 @@ def purposes_list(workspace: WorkspaceOption = None) -> None:
     """Every purpose: its latest version, its status, who changed it when, and whether it
     holds today."""
     from udc.catalog.register import PurposeSpec
-    from udc.flows.resources import open_resources
+    from udc.workspace.resources import open_resources
 
     res = open_resources(Workspace.resolve(workspace).require().root)
     in_force = res.catalog.purposes_in_force(res.today())
@@ -503,7 +503,7 @@ def purposes_show(
 ) -> None:
     """One purpose as the register holds it (GDPR Art. 30), and its history."""
     from udc.catalog.register import PurposeSpec
-    from udc.flows.resources import open_resources
+    from udc.workspace.resources import open_resources
 
     res = open_resources(Workspace.resolve(workspace).require().root)
     versions = res.catalog.purpose_versions(purpose)
@@ -531,14 +531,14 @@ def purposes_show(
 @purposes_app.command("add")
 @friendly
 def purposes_add(
-    file: Annotated[Path, typer.Argument(help="The purpose as TOML (see udc/catalog/purposes/).")],
+    file: Annotated[Path, typer.Argument(help="The purpose as TOML (see catalog/purposes/).")],
     by: ByOption = None,
     note: NoteOption = None,
     workspace: WorkspaceOption = None,
 ) -> None:
     """Register a purpose, or a change to one, as a draft awaiting approval."""
     from udc.catalog.register import load_purpose
-    from udc.flows.resources import open_resources
+    from udc.workspace.resources import open_resources
 
     res = open_resources(Workspace.resolve(workspace).require().root)
     row = res.catalog.add_purpose(load_purpose(file), _who(by), note)
@@ -555,7 +555,7 @@ def purposes_approve(
 ) -> None:
     """Approve a purpose's pending draft: from the next run its sources load and its marts
     build."""
-    from udc.flows.resources import open_resources
+    from udc.workspace.resources import open_resources
 
     res = open_resources(Workspace.resolve(workspace).require().root)
     row = res.catalog.approve_purpose(purpose, _who(by), note)
@@ -575,7 +575,7 @@ def purposes_withdraw(
 ) -> None:
     """Withdraw a purpose: its marts are no longer rebuilt, and nothing is loaded for it."""
     from udc.catalog.register import PurposeSpec
-    from udc.flows.resources import open_resources
+    from udc.workspace.resources import open_resources
 
     res = open_resources(Workspace.resolve(workspace).require().root)
     row = res.catalog.withdraw_purpose(purpose, _who(by), reason)
@@ -617,7 +617,7 @@ def log_show(
 ) -> None:
     """The processing log's entries, oldest first, filtered."""
     from udc.catalog.processing_log import ProcessingLog
-    from udc.flows.resources import open_resources
+    from udc.workspace.resources import open_resources
 
     res = open_resources(Workspace.resolve(workspace).require().root)
     entries = ProcessingLog(res.catalog).entries(
@@ -657,9 +657,9 @@ def log_subject(workspace: WorkspaceOption = None) -> None:
     which would land in shell history) and lists the deliveries that held that person and
     the purposes that processed them. The BSN is not stored, logged or shown."""
     from udc.catalog.processing_log import ProcessingLog
-    from udc.flows.resources import open_resources
     from udc.pseudonymize.bsn import is_valid_bsn
     from udc.pseudonymize.hashing import holds_subject, subject_digest
+    from udc.workspace.resources import open_resources
 
     res = open_resources(Workspace.resolve(workspace).require().root)
     bsn = typer.prompt("BSN", hide_input=True).strip()
@@ -702,7 +702,7 @@ def log_verify(workspace: WorkspaceOption = None) -> None:
     exit 1 if an entry was changed, removed, inserted or reordered, or a checkpoint does
     not extend the one before."""
     from udc.catalog.processing_log import ProcessingLog
-    from udc.flows.resources import open_resources
+    from udc.workspace.resources import open_resources
 
     res = open_resources(Workspace.resolve(workspace).require().root)
     result = ProcessingLog(res.catalog).verify(res.keys.log_signing_key().public_key())
@@ -732,8 +732,8 @@ def report_privacy(
     """The privacy officer's report, HTML and CSV in reports/: the register, what ran for
     which purpose, what it read and published, refusals, quarantines, deletions, what falls
     due, the marts' disclosure audits and whether the processing log is intact."""
-    from udc.flows.privacy_report import write_report
-    from udc.flows.resources import open_resources
+    from udc.workspace.privacy_report import write_report
+    from udc.workspace.resources import open_resources
 
     res = open_resources(Workspace.resolve(workspace).require().root)
     last = _peildatum(until) if until else res.today()
@@ -753,7 +753,7 @@ def quality_show(
     workspace: WorkspaceOption = None,
 ) -> None:
     """Deliveries with their verdicts and rejected-row shares, oldest first."""
-    from udc.flows.resources import open_resources
+    from udc.workspace.resources import open_resources
 
     catalog = open_resources(Workspace.resolve(workspace).require().root).catalog
     table = Table()
@@ -806,7 +806,7 @@ def quality_report(
     workspace: WorkspaceOption = None,
 ) -> None:
     """Where the feedback report (terugmelding) of a delivery is."""
-    from udc.flows.resources import open_resources
+    from udc.workspace.resources import open_resources
 
     day = _peildatum(peildatum)
     catalog = open_resources(Workspace.resolve(workspace).require().root).catalog
@@ -874,7 +874,7 @@ def serve(workspace: WorkspaceOption = None) -> None:
             "http://127.0.0.1:4200/api"
         )
     prefect_environment(ws)
-    from udc.flows.resources import open_resources
+    from udc.workspace.resources import open_resources
 
     open_resources(ws.root).check_contracts()
     from prefect.schedules import Cron

@@ -118,7 +118,7 @@ class MartDefinition:
     # below its value; None means min_cell_size (resolved on construction, so always an int).
     protection_level: int | None = None
     # "suppression", or "cell_key": every cell perturbed by the p-table ``ptable`` (a file
-    # ``<ptable>.toml`` in the workspace's config/ptables or udc/marts/ptables), nothing hidden.
+    # ``<ptable>.toml`` in the workspace's config/ptables or marts/ptables), nothing hidden.
     protection: str = "suppression"
     ptable: str = "default"
 

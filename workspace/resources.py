@@ -15,7 +15,7 @@ from udc.marts.publish import MartStore
 from udc.pseudonymize.keys import KeyStore, KeyStoreError, derive_domain_key, key_fingerprint
 from udc.sources.contracts import Contract, load_contracts
 from udc.sources.lake import Lake
-from udc.workspace import Settings, Workspace
+from udc.workspace.layout import Settings, Workspace
 
 # One pseudonymisation domain for everything that must link across sources.
 LINK_DOMAIN = "koppeling"

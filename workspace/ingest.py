@@ -9,33 +9,23 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
-import re
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from udc.catalog.store import CheckRecord
-from udc.flows.resources import Resources
 from udc.pseudonymize.encryption import seal
 from udc.pseudonymize.hashing import pseudonymise, subject_digests
 from udc.quality.feedback import MAX_TREND_POINTS, DeliveryFacts, TrendPoint, write_feedback
 from udc.quality.suites import PreviousDelivery
 from udc.quality.validate import ValidationReport, validate_delivery
-from udc.sources.contracts import Contract
+from udc.sources.inbox import peildatum_of_file, safe_label
 from udc.sources.ingest import to_lake_frame
 from udc.sources.reader import DeliveryRejected, parse_delivery
+from udc.workspace.resources import Resources
+from udc.workspace.timing import timed
 
 UNKNOWN_SOURCE = "_onbekend"
-LONG_DIGITS = re.compile(r"\d{8,}")
-CONTRACT_NAME = re.compile(r"^[a-z][a-z0-9_]*_\d{8}\.csv$")
 TREND_STATUSES = ("accepted", "accepted_with_warnings", "quarantined", "replaced")
-
-
-def safe_label(name: str) -> str:
-    """A file or folder name fit for logs: long digit runs could be a BSN a source typed."""
-    return name if CONTRACT_NAME.match(name) else LONG_DIGITS.sub("#", name)
 
 
 @dataclass(frozen=True)
@@ -59,58 +49,6 @@ class DeliveryOutcome:
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-@contextmanager
-def timed(
-    seconds: dict[str, float], stage: str, spans: dict[str, list[float]] | None = None
-) -> Iterator[None]:
-    """Add the stage's duration to ``seconds``; with ``spans``, also when it ran (epoch s).
-
-    Stages of concurrent tasks overlap, so their summed durations overstate the wall time
-    a stage takes; the spans let a benchmark count overlapping time once.
-    """
-    started, wall_started = time.perf_counter(), time.time()
-    try:
-        yield
-    finally:
-        seconds[stage] = seconds.get(stage, 0.0) + time.perf_counter() - started
-        if spans is not None:
-            spans[stage] = [wall_started, time.time()]
-
-
-def inbox_files(inbox: Path) -> list[Path]:
-    """Delivered files, oldest peildatum first; dotfiles are uploads still in progress."""
-    if not inbox.is_dir():
-        return []
-    files = [
-        p
-        for p in inbox.rglob("*")
-        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(inbox).parts)
-    ]
-    return sorted(files, key=lambda p: (p.name.rsplit("_", 1)[-1], str(p)))
-
-
-def _peildatum(contract: Contract, file_name: str, today: dt.date) -> dt.date:
-    match = contract.file_pattern.match(file_name)
-    if not match:
-        raise DeliveryRejected(
-            f"the file name must be {contract.id}_YYYYMMDD.csv (YYYYMMDD = peildatum)",
-            f"de bestandsnaam moet {contract.id}_JJJJMMDD.csv zijn (JJJJMMDD = peildatum)",
-        )
-    try:
-        peildatum = dt.datetime.strptime(match.group(1), "%Y%m%d").date()
-    except ValueError:
-        raise DeliveryRejected(
-            f"the peildatum {match.group(1)} in the file name is not a date",
-            f"de peildatum {match.group(1)} in de bestandsnaam is geen geldige datum",
-        ) from None
-    if peildatum > today:
-        raise DeliveryRejected(
-            f"the peildatum {peildatum:%Y%m%d} in the file name lies in the future",
-            f"de peildatum {peildatum:%Y%m%d} in de bestandsnaam ligt in de toekomst",
-        )
-    return peildatum
 
 
 def _free_path(folder: Path, name: str, digest: str) -> Path:
@@ -270,7 +208,7 @@ def process_delivery(res: Resources, path: Path, run_id: str) -> DeliveryOutcome
             None,
         )
     try:
-        peildatum = _peildatum(contract, path.name, res.today())
+        peildatum = peildatum_of_file(contract, path.name, res.today())
     except DeliveryRejected as error:
         return reject(error, None)
 

@@ -1,1 +1,0 @@
-"""udc: a privacy-preserving data pipeline for an Urban Data Center."""
