@@ -1,4 +1,4 @@
-"""The nightly flow: thin Prefect wiring around the plain steps in ``udc.flows``.
+"""The nightly flow: thin Prefect wiring around the plain steps in ``udc.workspace``.
 
 Prefect keeps flow parameters, task-run names, results and exception messages in its
 database, so tasks receive only paths, names and ids, return only counts and labels,
@@ -7,11 +7,15 @@ persist nothing, and turn unexpected exceptions into messages without values.
 
 from __future__ import annotations
 
+import datetime as dt
 import traceback
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from prefect.futures import PrefectFuture
 from prefect.runtime import flow_run
 from threadpoolctl import threadpool_limits
 
@@ -19,7 +23,19 @@ from udc.sources.inbox import inbox_files, safe_label
 from udc.workspace.crosscheck import cross_check_run
 from udc.workspace.ingest import DeliveryOutcome, process_delivery
 from udc.workspace.logbook import record_run
-from udc.workspace.publish import MartOutcome, publish_marts
+from udc.workspace.publish import (
+    AuditedRelease,
+    CountedMart,
+    MartOutcome,
+    MartPlan,
+    ProtectedRelease,
+    StepFailed,
+    audit_release,
+    count_for_release,
+    plan_releases,
+    protect_release,
+    publish_audited,
+)
 from udc.workspace.resources import Resources, open_resources
 from udc.workspace.retention import apply_retention
 
@@ -53,25 +69,146 @@ def ingest_delivery(workspace: str, relative_path: str, run_id: str) -> dict:
     return outcome.to_dict()
 
 
-@task(cache_policy=NO_CACHE, persist_result=False)
-def build_marts(workspace: str, run_id: str) -> list[dict]:
-    res = open_resources(Path(workspace))
+@contextmanager
+def _foreseen(marts: Sequence[str], peildatum: str | None) -> Iterator[None]:
+    """Let a foreseen failure through; turn any other into one whose message holds no
+    value, so that the task fails in the UI without Prefect keeping data."""
     try:
-        outcomes = publish_marts(res, run_id)
+        yield
+    except StepFailed:
+        raise
     except Exception as exc:
         get_run_logger().error(_unexpected(exc))
-        return [
-            MartOutcome(
-                name,
-                "failed",
-                message=f"{name}: failed with an unexpected {type(exc).__name__}; the last "
-                "published version stays; see the Prefect log of this run",
-            ).to_dict()
-            for name in sorted(res.marts)
-        ]
+        raise StepFailed(
+            [
+                MartOutcome(
+                    name,
+                    "failed",
+                    peildatum,
+                    message=f"{name}: failed with an unexpected {type(exc).__name__}; the "
+                    "last published version stays; see the Prefect log of this run",
+                )
+                for name in marts
+            ]
+        ) from None
+
+
+def _day(peildatum: str) -> dt.date:
+    return dt.datetime.strptime(peildatum, "%Y%m%d").date()
+
+
+# The mart tasks hand counts and frames on in memory (no result is persisted); Prefect
+# sees only their names, states and the peildatum and mart names they are given.
+@task(cache_policy=NO_CACHE, persist_result=False)
+def plan_marts(workspace: str) -> MartPlan:
+    res = open_resources(Path(workspace))
+    with _foreseen(sorted(res.marts), None):
+        plan = plan_releases(res)
+    for outcome in plan.settled:
+        get_run_logger().info("%s", outcome.message or f"{outcome.mart}: {outcome.status}")
+    return plan
+
+
+@task(cache_policy=NO_CACHE, persist_result=False)
+def build_mart(workspace: str, peildatum: str, mart: str) -> CountedMart:
+    res = open_resources(Path(workspace))
+    with _foreseen([mart], peildatum):
+        return count_for_release(res, _day(peildatum), mart)
+
+
+@task(cache_policy=NO_CACHE, persist_result=False)
+def protect(workspace: str, peildatum: str, counted: list[CountedMart]) -> ProtectedRelease:
+    res = open_resources(Path(workspace))
+    with _foreseen([c.counts.definition.name for c in counted], peildatum):
+        return protect_release(res, _day(peildatum), counted)
+
+
+@task(cache_policy=NO_CACHE, persist_result=False)
+def audit(workspace: str, protected: ProtectedRelease) -> AuditedRelease:
+    res = open_resources(Path(workspace))
+    names = [b.definition.name for b in protected.built]
+    with _foreseen(names, f"{protected.peildatum:%Y%m%d}"):
+        return audit_release(res, protected)
+
+
+@task(cache_policy=NO_CACHE, persist_result=False)
+def publish(workspace: str, audited: AuditedRelease, run_id: str) -> list[dict]:
+    res = open_resources(Path(workspace))
+    protected = audited.protected
+    names = [b.definition.name for b in protected.built]
+    with _foreseen(names, f"{protected.peildatum:%Y%m%d}"):
+        outcomes = publish_audited(res, audited, run_id)
     for outcome in outcomes:
-        get_run_logger().info("%s: %s", outcome.mart, outcome.message or outcome.status)
+        get_run_logger().info("%s", outcome.message or f"{outcome.mart}: {outcome.status}")
     return [outcome.to_dict() for outcome in outcomes]
+
+
+def _settled(
+    future: PrefectFuture, marts: Sequence[str], peildatum: str | None
+) -> tuple[object, list[dict]]:
+    """A finished task's result, or the outcomes of its failure for each of ``marts``."""
+    result = future.result(raise_on_failure=False)
+    if future.state.is_completed():
+        return result, []
+    if isinstance(result, StepFailed):
+        return None, [o.to_dict() for o in result.outcomes]
+    # Crashed or cancelled: nothing of ours says why, so nothing is passed on.
+    return None, [
+        MartOutcome(
+            name,
+            "failed",
+            peildatum,
+            message=f"{name}: its task ended {future.state.name}; the last published version "
+            "stays; see the Prefect log of this run",
+        ).to_dict()
+        for name in marts
+    ]
+
+
+def _mart_stage(workspace: str, run_id: str) -> list[dict]:
+    """Plan, then per release build each mart, protect, audit and publish: a task each, so
+    the UI shows which release and which mart failed while the other releases go on."""
+    planning = plan_marts.with_options(task_run_name="plan-marts").submit(workspace)
+    plan, outcomes = _settled(planning, sorted(open_resources(Path(workspace)).marts), None)
+    if not isinstance(plan, MartPlan):
+        return outcomes
+    outcomes = [o.to_dict() for o in plan.settled]
+    builds = {
+        release: [
+            build_mart.with_options(
+                task_run_name=f"build-{release.peildatum:%Y%m%d}-{name}"
+            ).submit(workspace, f"{release.peildatum:%Y%m%d}", name)
+            for name in release.marts
+        ]
+        for release in plan.releases
+    }
+    for release, futures in builds.items():
+        peildatum = f"{release.peildatum:%Y%m%d}"
+        counted, names = [], []
+        for name, future in zip(release.marts, futures, strict=True):
+            built, failed = _settled(future, [name], peildatum)
+            outcomes += failed
+            if built is not None:
+                counted.append(future)
+                names.append(name)
+        if not counted:
+            continue
+        label = f"{peildatum} ({', '.join(names)})"
+        step = protect.with_options(task_run_name=f"protect-{label}").submit(
+            workspace, peildatum, counted
+        )
+        protected, failed = _settled(step, names, peildatum)
+        if protected is not None:
+            step = audit.with_options(task_run_name=f"audit-{label}").submit(workspace, step)
+            audited, failed = _settled(step, names, peildatum)
+            if audited is not None:
+                step = publish.with_options(task_run_name=f"publish-{label}").submit(
+                    workspace, step, run_id
+                )
+                published, failed = _settled(step, names, peildatum)
+                outcomes += published or []
+        outcomes += failed
+    return sorted(outcomes, key=lambda o: o["mart"])
 
 
 @task(cache_policy=NO_CACHE, persist_result=False)
@@ -139,8 +276,7 @@ def _process(res: Resources, workspace: str) -> dict:
     deliveries = [future.result() for future in ingests]
     # Reads the lake only, so it runs beside the mart builds.
     checked = cross_check.with_options(task_run_name="cross-check").submit(workspace, run_id)
-    # One task: the marts of a peildatum are protected and audited together.
-    marts = build_marts.with_options(task_run_name="marts").submit(workspace, run_id).result()
+    marts = _mart_stage(workspace, run_id)
     cross_checks = checked.result()
     flow_run_id = str(flow_run.id) if flow_run.id else None
     try:

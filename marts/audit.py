@@ -17,13 +17,16 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
 import polars as pl
 
+from udc.marts.build import MartCounts, MartTable
 from udc.marts.definitions import MartDefinition
 from udc.marts.intervals import (
     CODE,
     LEVEL,
     SECRET_SUFFIX,
+    IntervalError,
     Link,
     TableAudit,
     WholeGroup,
@@ -31,6 +34,7 @@ from udc.marts.intervals import (
     published_tables,
 )
 from udc.marts.publish import MartStore, Release
+from udc.marts.release import cells_shown
 
 
 def declared_links(definitions: Mapping[str, MartDefinition]) -> list[Link]:
@@ -175,6 +179,75 @@ def audit_tables(
             tables.append(table)
             widths.append(1 if table.measure in item.sums else item.required_width)
     return audit_release(tables, links, widths, groups)
+
+
+def shown_before(
+    counted: Sequence[MartCounts],
+    fingerprints: Mapping[str, Mapping[str, str]],
+    earlier: Sequence[AuditInput],
+) -> dict[tuple[str, str], tuple[np.ndarray, np.ndarray]]:
+    """Per (mart, measure), the cells that earlier releases of the peildatum with the same
+    values hid and those they published (hidden in one, published in another: published)."""
+    found: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
+    for counts in counted:
+        name = counts.definition.name
+        for item in earlier:
+            if item.mart != name:
+                continue
+            for table in counts.measures:
+                measure = table.measure.name
+                if item.fingerprints.get(measure) != fingerprints[name].get(measure):
+                    continue
+                hidden, published = cells_shown(item.frame, counts, table)
+                if (name, measure) in found:
+                    hid, shown = found[(name, measure)]
+                    hidden, published = hid | hidden, shown | published
+                found[(name, measure)] = (hidden & ~published, published)
+    return found
+
+
+def audit_gate(
+    built: list[MartTable],
+    definitions: Mapping[str, MartDefinition],
+    fingerprints: Mapping[str, Mapping[str, str]] | None = None,
+    earlier: Sequence[AuditInput] = (),
+) -> tuple[list[TableAudit], str]:
+    """The disclosure audit of frames about to be published, together with the ``earlier``
+    releases of their peildatum still readable, and why they must not be published (empty
+    when every hidden cell keeps its protection and no whole group shows)."""
+    fingerprints = fingerprints or {}
+    inputs = [
+        audit_input(b.definition.name, b.frame, b.definition, fingerprints.get(b.definition.name))
+        for b in built
+    ]
+    try:
+        audits = audit_tables(
+            inputs, declared_links(definitions), declared_groups(definitions), earlier
+        )
+    except IntervalError as exc:
+        return [], (
+            f"not published: the disclosure audit of the {built[0].peildatum:%Y%m%d} release "
+            f"cannot read it: {exc}; the last published version stays"
+        )
+    narrow = sum(len(a.too_narrow) for a in audits)
+    whole = sum(len(a.whole_groups) for a in audits)
+    if not narrow and not whole:
+        return audits, ""
+    found = []
+    if narrow:
+        found.append(f"narrows {narrow} hidden cell(s) below their protection")
+    if whole:
+        found.append(f"shows {whole} cell(s) to hold their whole group")
+    together = (
+        f" (read together with the {len(earlier)} earlier release(s) of "
+        "this peildatum, which stay readable)"
+        if earlier
+        else ""
+    )
+    return audits, (
+        f"not published: the disclosure audit of the {built[0].peildatum:%Y%m%d} release "
+        f"{' and '.join(found)}{together}; the last published version stays"
+    )
 
 
 def audit_published(

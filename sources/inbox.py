@@ -14,8 +14,12 @@ CONTRACT_NAME = re.compile(r"^[a-z][a-z0-9_]*_\d{8}\.csv$")
 
 
 def safe_label(name: str) -> str:
-    """A file or folder name fit for logs: long digit runs could be a BSN a source typed."""
-    return name if CONTRACT_NAME.match(name) else LONG_DIGITS.sub("#", name)
+    """A file or folder name (or a path of them) fit for logs: long digit runs could be a
+    BSN a source typed, except the peildatum of a name the contract allows."""
+    return "/".join(
+        part if CONTRACT_NAME.match(part) else LONG_DIGITS.sub("#", part)
+        for part in name.split("/")
+    )
 
 
 def inbox_files(inbox: Path) -> list[Path]:

@@ -1,4 +1,6 @@
-"""Build, protect, audit and publish the marts from the lake: plain functions, wired by the flow."""
+"""The mart stage, step by step: plan the releases, then per release build (count each
+mart from the lake), protect, audit and publish. Plain functions over the catalog, the
+lake and the mart store; the nightly flow runs each step as a Prefect task."""
 
 from __future__ import annotations
 
@@ -10,24 +12,20 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 
-import numpy as np
-
 from udc.catalog.models import Delivery, PurposeVersion
 from udc.catalog.register import PurposeSpec
 from udc.marts.audit import (
     AuditInput,
-    audit_input,
+    audit_gate,
     audit_records,
-    audit_tables,
-    declared_groups,
-    declared_links,
     earlier_releases,
     release_input,
+    shown_before,
 )
 from udc.marts.build import MartCounts, MartTable, count_mart, measure_fingerprints
 from udc.marts.definitions import MartDefinition, MartError
-from udc.marts.intervals import IntervalError, TableAudit
-from udc.marts.release import cells_shown, protect_marts
+from udc.marts.intervals import TableAudit
+from udc.marts.release import protect_marts
 from udc.marts.tables import DisclosureError
 from udc.sources.contracts import Contract
 from udc.sources.lake import Lake
@@ -125,167 +123,9 @@ def lacking_columns(lake: Lake, definition: MartDefinition, chosen: dict[str, De
     return ""
 
 
-def shown_before(
-    counted: Sequence[MartCounts],
-    fingerprints: Mapping[str, Mapping[str, str]],
-    earlier: Sequence[AuditInput],
-) -> dict[tuple[str, str], tuple[np.ndarray, np.ndarray]]:
-    """Per (mart, measure), the cells that earlier releases of the peildatum with the same
-    values hid and those they published (hidden in one, published in another: published)."""
-    found: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
-    for counts in counted:
-        name = counts.definition.name
-        for item in earlier:
-            if item.mart != name:
-                continue
-            for table in counts.measures:
-                measure = table.measure.name
-                if item.fingerprints.get(measure) != fingerprints[name].get(measure):
-                    continue
-                hidden, published = cells_shown(item.frame, counts, table)
-                if (name, measure) in found:
-                    hid, shown = found[(name, measure)]
-                    hidden, published = hid | hidden, shown | published
-                found[(name, measure)] = (hidden & ~published, published)
-    return found
-
-
 def delivery_ids(chosen: dict[str, Delivery]) -> list[str]:
     """The deliveries a mart reads, as its metadata names them."""
     return [f"{s}:{d.peildatum:%Y%m%d}:{d.sha256}" for s, d in sorted(chosen.items())]
-
-
-def audit_gate(
-    built: list[MartTable],
-    definitions: Mapping[str, MartDefinition],
-    fingerprints: Mapping[str, Mapping[str, str]] | None = None,
-    earlier: Sequence[AuditInput] = (),
-) -> tuple[list[TableAudit], str]:
-    """The disclosure audit of frames about to be published, together with the ``earlier``
-    releases of their peildatum still readable, and why they must not be published (empty
-    when every hidden cell keeps its protection and no whole group shows)."""
-    fingerprints = fingerprints or {}
-    inputs = [
-        audit_input(b.definition.name, b.frame, b.definition, fingerprints.get(b.definition.name))
-        for b in built
-    ]
-    try:
-        audits = audit_tables(
-            inputs, declared_links(definitions), declared_groups(definitions), earlier
-        )
-    except IntervalError as exc:
-        return [], (
-            f"not published: the disclosure audit of the {built[0].peildatum:%Y%m%d} release "
-            f"cannot read it: {exc}; the last published version stays"
-        )
-    narrow = sum(len(a.too_narrow) for a in audits)
-    whole = sum(len(a.whole_groups) for a in audits)
-    if not narrow and not whole:
-        return audits, ""
-    found = []
-    if narrow:
-        found.append(f"narrows {narrow} hidden cell(s) below their protection")
-    if whole:
-        found.append(f"shows {whole} cell(s) to hold their whole group")
-    together = (
-        f" (read together with the {len(earlier)} earlier release(s) of "
-        "this peildatum, which stay readable)"
-        if earlier
-        else ""
-    )
-    return audits, (
-        f"not published: the disclosure audit of the {built[0].peildatum:%Y%m%d} release "
-        f"{' and '.join(found)}{together}; the last published version stays"
-    )
-
-
-def publish_release(
-    res: Resources, peildatum: dt.date, names: list[str], run_id: str
-) -> list[MartOutcome]:
-    """Count, protect together, audit and publish the marts of one peildatum.
-
-    Nothing of the release is published unless the disclosure audit, run on exactly the
-    frames about to be published, finds every hidden cell wide enough: the last published
-    versions stay. Marts whose bytes come out the same keep their release (unchanged).
-    """
-    accepted = res.catalog.accepted_deliveries()
-    seconds: dict[str, float] = {}
-    spans: dict[str, list[float]] = {}
-    counted, chosen_by_mart, outcomes = [], {}, []
-    aggregate_started = time.time()
-    for name in names:
-        definition = res.marts[name]
-        choice = choose_inputs(definition, res.contracts, accepted)
-        assert not isinstance(choice, str)
-        _, chosen = choice
-        chosen_by_mart[name] = chosen
-        lacking = lacking_columns(res.lake, definition, chosen)
-        if lacking:
-            outcomes.append(MartOutcome(name, "failed", f"{peildatum:%Y%m%d}", message=lacking))
-            continue
-        with timed(seconds, "mart_read"):
-            tables = {
-                source: res.lake.read(source, delivery.peildatum, list(definition.inputs[source]))
-                for source, delivery in chosen.items()
-            }
-        try:
-            with timed(seconds, "mart_count"):
-                counted.append(count_mart(definition, tables, peildatum))
-        except MartError as exc:
-            outcomes.append(
-                MartOutcome(
-                    name,
-                    "failed",
-                    f"{peildatum:%Y%m%d}",
-                    message=f"{name}: not built: {exc}; the last published version stays",
-                )
-            )
-    spans["aggregate"] = [aggregate_started, time.time()]
-    if not counted:
-        return outcomes
-    built_names = [c.definition.name for c in counted]
-    fingerprints = {
-        name: measure_fingerprints(res.marts[name], delivery_ids(chosen_by_mart[name]))
-        for name in built_names
-    }
-    earlier = [
-        release_input(release)
-        for name in built_names
-        for release in earlier_releases(res.store, name, peildatum)
-    ]
-    try:
-        with timed(seconds, "protect", spans):
-            built, _ = protect_marts(
-                counted,
-                [res.workspace.root / "config" / "ptables"],
-                shown_before(counted, fingerprints, earlier),
-            )
-    except MartError as exc:
-        return outcomes + _failed(
-            built_names, peildatum, f"not built: {exc}; the last published version stays"
-        )
-    except DisclosureError as exc:
-        return outcomes + _failed(
-            built_names,
-            peildatum,
-            f"not published, protection could not be proven: {exc}; the last published "
-            "version stays",
-        )
-    with timed(seconds, "audit", spans):
-        audits, refusal = audit_gate(built, res.marts, fingerprints, earlier)
-    if refusal:
-        return outcomes + _failed(built_names, peildatum, refusal)
-    release_ids = {}
-    for number, table in enumerate(built):
-        name = table.definition.name
-        outcome = _publish(res, table, chosen_by_mart[name], run_id, seconds, dict(spans))
-        # The release's stage times go with its first mart only, so sums stay true.
-        if number:
-            outcome = dataclasses.replace(outcome, seconds={})
-        release_ids[name] = outcome.release
-        outcomes.append(outcome)
-    res.catalog.add_audits(audit_records(audits, release_ids))
-    return outcomes
 
 
 def _publish(
@@ -383,25 +223,78 @@ def purpose_refusal(
     return ""
 
 
-def publish_marts(res: Resources, run_id: str) -> list[MartOutcome]:
-    """Every mart whose inputs changed, with the other marts of its peildatum (they are
-    protected together: a changed mart can change the pattern of a mart it shares cells
-    with). A release whose inputs did not change at all is left as it is. A mart the
-    register of purposes does not allow is refused."""
+class StepFailed(Exception):
+    """A step of a release failed as udc foresees (a mart that cannot be built, protection
+    that cannot be proven, an audit that refuses): ``outcomes`` say why for each mart. The
+    message names marts and the peildatum only, so the flow may let Prefect keep it."""
+
+    def __init__(self, outcomes: list[MartOutcome]) -> None:
+        self.outcomes = outcomes
+        super().__init__("; ".join(o.message for o in outcomes))
+
+
+@dataclass(frozen=True)
+class PlannedRelease:
+    """The marts of one peildatum to build, protect, audit and publish together."""
+
+    peildatum: dt.date
+    marts: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class MartPlan:
+    settled: list[MartOutcome]  # refused, skipped and unchanged: nothing to build
+    releases: list[PlannedRelease]
+
+
+@dataclass(frozen=True)
+class CountedMart:
+    """One mart counted from the lake (build): its unprotected counts stay in memory."""
+
+    counts: MartCounts
+    chosen: dict[str, Delivery]
+    seconds: dict[str, float]
+    span: tuple[float, float]
+
+
+@dataclass(frozen=True)
+class ProtectedRelease:
+    peildatum: dt.date
+    built: list[MartTable]
+    chosen: dict[str, dict[str, Delivery]]
+    fingerprints: dict[str, dict[str, str]]
+    earlier: list[AuditInput]  # the still-readable releases of this peildatum
+    seconds: dict[str, float]
+    spans: dict[str, list[float]]
+
+
+@dataclass(frozen=True)
+class AuditedRelease:
+    protected: ProtectedRelease
+    audits: list[TableAudit]
+    seconds: dict[str, float]
+    spans: dict[str, list[float]]
+
+
+def plan_releases(res: Resources) -> MartPlan:
+    """Every mart whose inputs changed goes into a release with the other marts of its
+    peildatum (they are protected together: a changed mart can change the pattern of a
+    mart it shares cells with). A release whose inputs did not change at all is left as it
+    is. A mart the register of purposes does not allow is refused."""
     accepted = res.catalog.accepted_deliveries()
     in_force = res.catalog.purposes_in_force(res.today())
-    outcomes: list[MartOutcome] = []
+    settled: list[MartOutcome] = []
     releases: dict[dt.date, list[str]] = {}
     changed: set[dt.date] = set()
     for name in sorted(res.marts):
         definition = res.marts[name]
         refusal = purpose_refusal(definition, in_force)
         if refusal:
-            outcomes.append(MartOutcome(name, "refused", message=refusal))
+            settled.append(MartOutcome(name, "refused", message=refusal))
             continue
         choice = choose_inputs(definition, res.contracts, accepted)
         if isinstance(choice, str):
-            outcomes.append(MartOutcome(name, "skipped", message=f"{name}: not built: {choice}"))
+            settled.append(MartOutcome(name, "skipped", message=f"{name}: not built: {choice}"))
             continue
         peildatum, chosen = choice
         releases.setdefault(peildatum, []).append(name)
@@ -409,14 +302,15 @@ def publish_marts(res: Resources, run_id: str) -> list[MartOutcome]:
         signature = input_signature(definition, chosen, res.fingerprint())
         if current is None or current.metadata.get("udc.inputs") != signature:
             changed.add(peildatum)
+    planned = []
     for peildatum, names in sorted(releases.items()):
         if peildatum in changed:
-            outcomes += publish_release(res, peildatum, names, run_id)
+            planned.append(PlannedRelease(peildatum, tuple(names)))
             continue
         for name in names:
             current = res.store.current(name)
             assert current is not None
-            outcomes.append(
+            settled.append(
                 MartOutcome(
                     name,
                     "unchanged",
@@ -427,6 +321,141 @@ def publish_marts(res: Resources, run_id: str) -> list[MartOutcome]:
                     release=current.release_id,
                 )
             )
+    return MartPlan(settled, planned)
+
+
+def count_for_release(res: Resources, peildatum: dt.date, name: str) -> CountedMart:
+    """Build: read the mart's inputs from the lake and count every cell of its grid."""
+    started = time.time()
+    definition = res.marts[name]
+    choice = choose_inputs(definition, res.contracts, res.catalog.accepted_deliveries())
+    if isinstance(choice, str) or choice[0] != peildatum:
+        # The catalog changed since the plan (another run): this release is stale.
+        raise StepFailed(_failed([name], peildatum, "not built: its inputs changed meanwhile"))
+    _, chosen = choice
+    lacking = lacking_columns(res.lake, definition, chosen)
+    if lacking:
+        raise StepFailed([MartOutcome(name, "failed", f"{peildatum:%Y%m%d}", message=lacking)])
+    seconds: dict[str, float] = {}
+    with timed(seconds, "mart_read"):
+        tables = {
+            source: res.lake.read(source, delivery.peildatum, list(definition.inputs[source]))
+            for source, delivery in chosen.items()
+        }
+    try:
+        with timed(seconds, "mart_count"):
+            counts = count_mart(definition, tables, peildatum)
+    except MartError as exc:
+        raise StepFailed(
+            _failed([name], peildatum, f"not built: {exc}; the last published version stays")
+        ) from None
+    return CountedMart(counts, chosen, seconds, (started, time.time()))
+
+
+def protect_release(
+    res: Resources, peildatum: dt.date, counted: Sequence[CountedMart]
+) -> ProtectedRelease:
+    """Protect: primary and secondary suppression (or the cell key) over the counted marts
+    of the release together, keeping what earlier releases of the peildatum showed."""
+    names = [c.counts.definition.name for c in counted]
+    seconds: dict[str, float] = {}
+    for item in counted:
+        for stage, spent in item.seconds.items():
+            seconds[stage] = seconds.get(stage, 0.0) + spent
+    spans = {"aggregate": [min(c.span[0] for c in counted), max(c.span[1] for c in counted)]}
+    chosen = {c.counts.definition.name: c.chosen for c in counted}
+    fingerprints = {
+        name: measure_fingerprints(res.marts[name], delivery_ids(chosen[name])) for name in names
+    }
+    earlier = [
+        release_input(release)
+        for name in names
+        for release in earlier_releases(res.store, name, peildatum)
+    ]
+    counts = [c.counts for c in counted]
+    try:
+        with timed(seconds, "protect", spans):
+            built, _ = protect_marts(
+                counts,
+                [res.workspace.root / "config" / "ptables"],
+                shown_before(counts, fingerprints, earlier),
+            )
+    except MartError as exc:
+        raise StepFailed(
+            _failed(names, peildatum, f"not built: {exc}; the last published version stays")
+        ) from None
+    except DisclosureError as exc:
+        raise StepFailed(
+            _failed(
+                names,
+                peildatum,
+                f"not published, protection could not be proven: {exc}; the last published "
+                "version stays",
+            )
+        ) from None
+    return ProtectedRelease(peildatum, built, chosen, fingerprints, earlier, seconds, spans)
+
+
+def audit_release(res: Resources, protected: ProtectedRelease) -> AuditedRelease:
+    """Audit: the independent disclosure audit of exactly the frames about to be published,
+    read together with the earlier releases of the peildatum. Nothing of a release it
+    refuses is published: the last published versions stay."""
+    seconds, spans = dict(protected.seconds), dict(protected.spans)
+    with timed(seconds, "audit", spans):
+        audits, refusal = audit_gate(
+            protected.built, res.marts, protected.fingerprints, protected.earlier
+        )
+    if refusal:
+        names = [b.definition.name for b in protected.built]
+        raise StepFailed(_failed(names, protected.peildatum, refusal))
+    return AuditedRelease(protected, audits, seconds, spans)
+
+
+def publish_audited(res: Resources, audited: AuditedRelease, run_id: str) -> list[MartOutcome]:
+    """Publish: every mart of an audited release; marts whose bytes come out the same keep
+    their release (unchanged)."""
+    protected = audited.protected
+    seconds = dict(audited.seconds)
+    outcomes, release_ids = [], {}
+    for table in protected.built:
+        name = table.definition.name
+        outcome = _publish(
+            res, table, protected.chosen[name], run_id, seconds, dict(audited.spans)
+        )
+        release_ids[name] = outcome.release
+        outcomes.append(outcome)
+    res.catalog.add_audits(audit_records(audited.audits, release_ids))
+    # The release's stage times go with its first mart only, so sums stay true.
+    return [
+        dataclasses.replace(outcome, seconds=seconds if number == 0 else {})
+        for number, outcome in enumerate(outcomes)
+    ]
+
+
+def publish_release(res: Resources, release: PlannedRelease, run_id: str) -> list[MartOutcome]:
+    """Build, protect, audit and publish one release in this process, one step after the
+    other; the flow runs the same steps as Prefect tasks."""
+    outcomes, counted = [], []
+    for name in release.marts:
+        try:
+            counted.append(count_for_release(res, release.peildatum, name))
+        except StepFailed as failed:
+            outcomes += failed.outcomes
+    if not counted:
+        return outcomes
+    try:
+        audited = audit_release(res, protect_release(res, release.peildatum, counted))
+    except StepFailed as failed:
+        return outcomes + failed.outcomes
+    return outcomes + publish_audited(res, audited, run_id)
+
+
+def publish_marts(res: Resources, run_id: str) -> list[MartOutcome]:
+    """Plan the releases, then build, protect, audit and publish each."""
+    plan = plan_releases(res)
+    outcomes = list(plan.settled)
+    for release in plan.releases:
+        outcomes += publish_release(res, release, run_id)
     return sorted(outcomes, key=lambda o: o.mart)
 
 

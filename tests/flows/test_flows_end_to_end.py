@@ -23,6 +23,7 @@ import polars as pl
 import pyarrow.parquet as pq
 import pytest
 
+from udc.marts.definitions import PACKAGED_DEFINITIONS
 from udc.sources.contracts import load_contracts
 from udc.sources.synthetic import write_deliveries
 
@@ -232,8 +233,6 @@ def test_archive_is_encrypted_and_opens_with_the_archive_key(city):
 
 
 def test_a_rebuild_of_a_published_peildatum_is_audited_with_the_earlier_release(city):
-    from udc.marts.definitions import PACKAGED_DEFINITIONS
-
     workspace = city[0]
     mart = workspace / "marts" / "stapeling_wijk"
     earlier = pl.read_parquet(mart / "current" / "stapeling_wijk.parquet")
@@ -279,3 +278,46 @@ def test_the_processing_log_holds_every_run_and_shows_tampering(city):
     assert tampered.returncode == 1
     assert "error: entry 3 differs from what was logged" in tampered.stderr
     assert "Traceback" not in tampered.stderr
+
+
+def _task_runs(workspace: Path) -> dict[str, set[str]]:
+    """Per task-run name, the end states of the runs so far (each run adds its own)."""
+    connection = sqlite3.connect(f"file:{workspace / '.prefect' / 'prefect.db'}?mode=ro", uri=True)
+    runs: dict[str, set[str]] = {}
+    for name, state in connection.execute("select name, state_type from task_run"):
+        runs.setdefault(name, set()).add(state)
+    connection.close()
+    return runs
+
+
+def test_the_prefect_run_shows_each_release_step_and_the_mart_that_failed(city):
+    workspace = city[0]
+    marts = "bevolking_buurt, bijstand_buurt, incidenten_buurt_maand, stapeling_wijk, wmo_wijk"
+    runs = _task_runs(workspace)
+    for step in ("protect", "audit", "publish"):
+        assert runs[f"{step}-20261001 ({marts})"] == {"COMPLETED"}
+    assert runs["build-20261001-wmo_wijk"] == {"COMPLETED"}
+    assert runs["ingest-brp/brp_20261001.csv"] == {"COMPLETED"}
+    # A definition whose query returns the wrong columns: its build task fails, the rest
+    # of the release is protected, audited and published without it.
+    definition = workspace / "config" / "marts" / "wmo_wijk.toml"
+    definition.parent.mkdir(parents=True, exist_ok=True)
+    definition.write_text(
+        (PACKAGED_DEFINITIONS / "wmo_wijk.toml").read_text().replace(
+            "AS leeftijdsklasse\n", "AS klasse\n"
+        )
+    )
+    try:
+        failing = udc(workspace, "run")
+    finally:
+        definition.unlink()
+    assert failing.returncode == 1
+    assert _unexpected_stderr(failing.stderr) == []
+    assert "error: wmo_wijk: not built: wmo_wijk.personen: the query must return" in (
+        failing.stderr
+    )
+    runs = _task_runs(workspace)
+    assert runs["build-20261001-wmo_wijk"] == {"COMPLETED", "FAILED"}
+    rest = marts.replace(", wmo_wijk", "")
+    for step in ("protect", "audit", "publish"):
+        assert runs[f"{step}-20261001 ({rest})"] == {"COMPLETED"}

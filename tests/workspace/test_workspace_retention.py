@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 import polars as pl
-from test_flows_ingest import _valid_bsns, bijstand, deliver
+from test_workspace_ingest import _valid_bsns, bijstand, deliver
 
 from udc.pseudonymize.hashing import holds_subject, subject_digest
 from udc.workspace.ingest import process_delivery

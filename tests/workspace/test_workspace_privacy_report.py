@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 
-from test_flows_ingest import _valid_bsns, bijstand, deliver
+from test_workspace_ingest import _valid_bsns, bijstand, deliver
 from typer.testing import CliRunner
 
 from udc.flows.cli import app

@@ -1,4 +1,5 @@
-"""Which deliveries a mart is built from, and when it is rebuilt."""
+"""The disclosure audit gate before publishing, and releases read together with earlier
+releases of their peildatum."""
 
 from __future__ import annotations
 
@@ -9,75 +10,11 @@ import numpy as np
 import polars as pl
 import pytest
 
-from udc.catalog.models import Delivery
+from udc.marts.audit import audit_gate
 from udc.marts.definitions import load_definitions
 from udc.marts.release import build_mart
-from udc.sources.contracts import load_contracts
-from udc.sources.lake import Lake
-from udc.workspace.publish import audit_gate, choose_inputs, input_signature, lacking_columns
 
-CONTRACTS = load_contracts()
 MARTS = load_definitions()
-
-
-def delivery(source: str, day: str, sha: str = "0" * 64) -> Delivery:
-    return Delivery(
-        source=source,
-        peildatum=dt.datetime.strptime(day, "%Y%m%d").date(),
-        sha256=sha,
-        status="accepted",
-    )
-
-
-def test_the_latest_common_peildatum_with_the_reference_on_or_before_it():
-    accepted = [
-        delivery("brp", "20260901"),
-        delivery("brp", "20261001"),
-        delivery("brp", "20261101"),
-        delivery("bijstand", "20260901"),
-        delivery("bijstand", "20261001"),
-        delivery("buurtindeling", "20260101"),
-        delivery("buurtindeling", "20261015"),
-    ]
-    peildatum, chosen = choose_inputs(MARTS["bijstand_buurt"], CONTRACTS, accepted)
-    assert peildatum == dt.date(2026, 10, 1)
-    assert chosen["brp"].peildatum == chosen["bijstand"].peildatum == peildatum
-    assert chosen["buurtindeling"].peildatum == dt.date(2026, 1, 1)
-
-
-def test_a_mart_waits_for_its_sources():
-    accepted = [delivery("brp", "20261001"), delivery("buurtindeling", "20261001")]
-    reason = choose_inputs(MARTS["bijstand_buurt"], CONTRACTS, accepted)
-    assert reason == "no accepted delivery yet from bijstand"
-    accepted += [delivery("bijstand", "20260901")]
-    assert "no peildatum in common" in choose_inputs(MARTS["bijstand_buurt"], CONTRACTS, accepted)
-    late_reference = [delivery("brp", "20261001"), delivery("buurtindeling", "20261101")]
-    assert "on or before 20261001" in choose_inputs(
-        MARTS["bevolking_buurt"], CONTRACTS, late_reference
-    )
-
-
-def test_the_signature_changes_with_deliveries_and_key_only():
-    chosen = {"brp": delivery("brp", "20261001", "a" * 64)}
-    definition = MARTS["bevolking_buurt"]
-    same = input_signature(definition, chosen, "k")
-    assert same == input_signature(definition, dict(chosen), "k")
-    assert same != input_signature(definition, {"brp": delivery("brp", "20261001", "b" * 64)}, "k")
-    assert same != input_signature(definition, chosen, "other key")
-    assert same != input_signature(MARTS["wmo_wijk"], chosen, "k")
-
-
-def test_the_workspace_minimum_cell_size_is_a_floor_for_every_mart(tmp_path):
-    from udc.workspace.layout import Workspace
-    from udc.workspace.resources import init_workspace, open_resources
-
-    workspace = Workspace(tmp_path / "ws")
-    init_workspace(workspace)
-    workspace.settings_file.write_text(
-        workspace.settings_file.read_text().replace("min_cell_size = 10", "min_cell_size = 15")
-    )
-    res = open_resources(workspace.root)
-    assert {d.min_cell_size for d in res.marts.values()} == {15}
 
 
 def small_city(persons: int = 300, seed: int = 5) -> dict[str, pl.DataFrame]:
@@ -135,23 +72,6 @@ def test_the_audit_gate_refuses_a_release_with_a_cell_computable_from_its_line()
         "not published: the disclosure audit of the 20261101 release narrows 1 hidden cell(s)"
     )
     assert "the last published version stays" in refusal
-
-
-def test_a_mart_asking_for_a_column_the_lake_did_not_keep_says_so(tmp_path):
-    lake = Lake(tmp_path)
-    day = dt.date(2026, 10, 1)
-    # Loaded when no mart needed the arrears amount yet.
-    arrears = pl.DataFrame({"pseudonym": ["p1"], "achterstand_maanden": [2]})
-    lake.write("huurachterstand", day, arrears)
-    definition = MARTS["stapeling_wijk"]
-    chosen = {"huurachterstand": delivery("huurachterstand", "20261001")}
-    message = lacking_columns(lake, definition, chosen)
-    assert message.startswith(
-        "stapeling_wijk: not built: the huurachterstand delivery of 20261001 was loaded "
-        "without achterstand_bedrag (no mart needed it then)"
-    )
-    lake.write("huurachterstand", day, arrears.with_columns(achterstand_bedrag=pl.lit(9.5)))
-    assert lacking_columns(lake, definition, chosen) == ""
 
 
 def test_an_earlier_release_with_the_same_values_is_audited_together_with_the_new_one():
