@@ -72,7 +72,7 @@ def io_floor(workspace: Path) -> dict:
 def flow(workspace: Path) -> dict:
     """Imports happen once per process (a served deployment pays them once), so apart."""
     started = time.perf_counter()
-    from udc.flows.cli import prefect_environment, run_nightly
+    from udc.flows.cli.engineer import prefect_environment, run_nightly
     from udc.workspace.layout import Workspace
 
     prefect_environment(Workspace(workspace))

@@ -8,6 +8,8 @@
   helped by ``tables`` (relations, geometry) and ``boxes`` (hypercube certificates).
 - ``release``: the marts of one peildatum protected together (``protect_marts``,
   ``build_mart``).
-- ``intervals``: the independent disclosure audit (LP bounds from published values only).
+- ``intervals``: LP bounds an attacker derives from published values only; ``audit``: the
+  independent disclosure audit over them, and the gate that fails closed.
+- ``cellkey``: the cell key method (perturbation instead of suppression).
 - ``publish``: ``MartStore``, atomic releases behind a ``current`` symlink.
 """
