@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench bench-protection clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,10 @@ test: $(STAMP) lint
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py --persons $${PERSONS:-1000000}
+	$(BIN)/python bench/protection.py --sizes $${SIZES:-100000,300000,1000000,3000000}
+
+bench-protection: $(STAMP)
+	$(BIN)/python bench/protection.py --sizes $${SIZES:-100000,300000,1000000,3000000}
 
 clean:
-	rm -rf $(VENV) demo-workspace bench-workspace bench-results.json
+	rm -rf $(VENV) demo-workspace bench-workspace bench-workspace-* bench-results.json bench-protection.json

@@ -127,9 +127,7 @@ def disclosure_audit(workspace: Path) -> dict:
 
     res = open_resources(workspace)
     started = time.perf_counter()
-    audits, _ = audit_published(
-        res.store, declared_links(res.marts), declared_groups(res.marts)
-    )
+    audits, _ = audit_published(res.store, declared_links(res.marts), declared_groups(res.marts))
     return {
         "seconds": time.perf_counter() - started,
         "suppressed": sum(len(a.intervals) for a in audits),

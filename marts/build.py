@@ -50,6 +50,9 @@ class MeasureStats:
     primary_suppressed: int
     secondary_suppressed: int
     unplaced: int  # distinct units whose address is not in the buurtindeling
+    # Information loss in mass: the sum of the hidden values, beside the sum of all values.
+    hidden_mass: int = 0
+    total_mass: int = 0
 
 
 @dataclass(frozen=True)
@@ -106,9 +109,7 @@ class MartTable:
         }
 
 
-def measure_fingerprints(
-    definition: MartDefinition, deliveries: Sequence[str]
-) -> dict[str, str]:
+def measure_fingerprints(definition: MartDefinition, deliveries: Sequence[str]) -> dict[str, str]:
     """Per measure, a hash of everything its true cell values depend on: its query, kind and
     dimensions, the mart's geography and inputs, and the deliveries read. Two releases with
     the same fingerprint for a measure hold the same values there, whatever they hide, so
@@ -160,7 +161,10 @@ def _quoted(name: str) -> str:
 
 
 def _count_measure(
-    con: duckdb.DuckDBPyConnection, definition: MartDefinition, measure: Measure
+    con: duckdb.DuckDBPyConnection,
+    definition: MartDefinition,
+    measure: Measure,
+    record_key: bytes | None,
 ) -> tuple[pl.DataFrame, int]:
     """Distinct units per finest area and dimension values (column ``_n``; under the cell key
     method also the sum of their record keys, ``_k``), and the number of
@@ -253,9 +257,14 @@ def _count_measure(
         contributors = pl.from_arrow(placed)
         assert isinstance(contributors, pl.DataFrame)
         # Int64 sums of 32-bit keys keep their residue modulo 2**32 (cellkey.cell_keys).
-        sums = contributors.with_columns(
-            record_keys(contributors["unit_id"]).cast(pl.Int64).alias("_k")
-        ).group_by([code, *dimensions]).agg(pl.col("_k").sum())
+        assert record_key is not None
+        sums = (
+            contributors.with_columns(
+                record_keys(contributors["unit_id"], record_key).cast(pl.Int64).alias("_k")
+            )
+            .group_by([code, *dimensions])
+            .agg(pl.col("_k").sum())
+        )
         frame = frame.join(sums, on=[code, *dimensions], how="left")
     return frame, int(unplaced[0])
 
@@ -483,15 +492,24 @@ class MartCounts:
 
 
 def count_mart(
-    definition: MartDefinition, tables: Mapping[str, pl.DataFrame], peildatum: date
+    definition: MartDefinition,
+    tables: Mapping[str, pl.DataFrame],
+    peildatum: date,
+    record_key: bytes | None = None,
 ) -> MartCounts:
     """Run the measure queries over the mart's allowed inputs and count distinct units over
-    the full grid. Raises ``MartError`` for a bad definition or input."""
+    the full grid. A mart under the cell key method needs ``record_key``, the secret its
+    units' record keys are derived under (``cellkey.record_keys``). Raises ``MartError``
+    for a bad definition or input."""
+    if definition.protection == "cell_key" and record_key is None:
+        raise MartError(f"{definition.name}: the cell key method needs the record key secret")
     con = _connection(definition, tables, peildatum)
     counts, unplaced = {}, {}
     try:
         for measure in definition.measures:
-            counts[measure.name], unplaced[measure.name] = _count_measure(con, definition, measure)
+            counts[measure.name], unplaced[measure.name] = _count_measure(
+                con, definition, measure, record_key
+            )
     finally:
         con.close()
     geography = _geography(definition, tables[GEOGRAPHY_SOURCE])
@@ -554,6 +572,8 @@ def assemble_mart(
                 primary_suppressed=int(primary_cells.sum()),
                 secondary_suppressed=int((hidden_cells & ~primary_cells).sum()),
                 unplaced=table.unplaced,
+                hidden_mass=int(table.values[hidden_cells].sum()),
+                total_mass=int(table.values.sum()),
             )
         )
     wide = wide.with_columns(_ratio_columns(definition, wide))

@@ -1,11 +1,12 @@
 """The cell key method: consistent perturbation of published counts (ABS; ONS, CBS census 2021).
 
 Every unit (a person's pseudonym, an incident's registratienummer) has a fixed *record key*
-in ``[0, KEY_RANGE)``, derived from its id. A cell's *cell key* is the sum of the record keys
-of its distinct contributors modulo ``KEY_RANGE``: a uniform random number that depends only
-on the set of contributors. A *p-table* gives, for every original count ``i``, perturbations
-``v`` with probabilities; laid end to end in ascending ``v`` they cut ``[0, KEY_RANGE)`` into
-intervals, the cell key falls in one of them, and the published count is ``i + v``.
+in ``[0, KEY_RANGE)``, derived from its id under a secret key. A cell's *cell key* is the
+sum of the record keys of its distinct contributors modulo ``KEY_RANGE``: a uniform random
+number that depends only on the set of contributors. A *p-table* gives, for every original
+count ``i``, perturbations ``v`` with probabilities; laid end to end in ascending ``v``
+they cut ``[0, KEY_RANGE)`` into intervals, the cell key falls in one of them, and the
+published count is ``i + v``.
 
 What it protects:
 
@@ -22,10 +23,11 @@ What it does not protect:
 - It is no guarantee against differencing of different populations: two cells whose
   contributor sets differ by one unit get independent noise of bounded size, and many such
   pairs can be combined.
-- A record key is only as secret as the unit id, because SHA-256 has no key. Keyed
-  pseudonyms are secret; plain registratienummers are not, and an attacker who knows all
-  other contributors of a cell could compute both candidate cell keys and test whether a
-  known unit is in it. Ids should therefore be keyed pseudonyms.
+
+Record keys are keyed (HMAC-SHA256 under a domain key of the master key), not a plain
+hash of the id: a registratienummer is no secret, nor is a pseudonym to whoever reads
+the lake, and with plain hashes an attacker who knows a cell's other contributors could
+compute the candidate cell keys, and so the noise, and test whether a known unit is in it.
 
 ``KEY_RANGE`` is ``2**32``: probabilities are resolved to ``2**-32`` instead of the ``1/256``
 of the ONS implementation, and because ``2**32`` divides ``2**64`` a sum of record keys that
@@ -46,6 +48,7 @@ import polars as pl
 import polars_hash as plh
 
 KEY_RANGE = 2**32
+MIN_KEY_BYTES = 16
 PACKAGED_PTABLES = Path(__file__).parent / "ptables"
 DEFAULT_PTABLE = PACKAGED_PTABLES / "default.toml"
 SUM_TOLERANCE = 1e-9
@@ -57,15 +60,19 @@ class CellKeyError(ValueError):
     """A p-table is invalid, or counts and cell keys cannot be perturbed."""
 
 
-def record_keys(unit_ids: pl.Series) -> pl.Series:
-    """The record key of each unit: the first 4 bytes of SHA-256 of its id text (UInt32).
+def record_keys(unit_ids: pl.Series, key: bytes) -> pl.Series:
+    """The record key of each unit: the first 4 bytes of HMAC-SHA256 under ``key`` of its
+    id text (UInt32), uniform on ``[0, 2**32)`` already, so no modulo is needed.
 
-    The 32 bits are uniform on ``[0, 2**32)`` already, so no modulo is needed.
+    The polars plugin takes an HMAC key as text, so it gets the key's hex form (as
+    ``udc.pseudonymize.hashing`` does): still the key's full entropy.
     """
+    if len(key) < MIN_KEY_BYTES:
+        raise CellKeyError(f"a record key needs a secret of at least {MIN_KEY_BYTES} bytes")
     if unit_ids.null_count():
         raise CellKeyError("a unit without an id has no record key")
     frame = unit_ids.cast(pl.String).rename("id").to_frame()
-    digest = plh.col("id").chash.sha2_256()
+    digest = plh.col("id").chash.hmac_sha256(key=key.hex())
     keys = frame.select(digest.str.slice(0, 8).str.to_integer(base=16, dtype=pl.UInt32))
     return keys.to_series().rename(unit_ids.name)
 

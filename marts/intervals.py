@@ -336,6 +336,8 @@ def release_intervals(
     say are equal tied together: a value hidden in one table but published in another is
     no secret. One list per table, in order; and per table, the gap of each cell of
     ``groups`` to its group's total (hidden or not)."""
+    if not tables:  # a release of cell key marts only: nothing is suppressed
+        return [], []
     offsets = np.cumsum([0] + [t.cells.height for t in tables])
     where = {(t.mart, t.measure): n for n, t in enumerate(tables)}
     pairs: list[tuple[int, int]] = []  # (cell, its group's total), numbered over all tables

@@ -183,9 +183,7 @@ def release_links(marts: Sequence[MartCounts]) -> list[CellLink]:
         )
         pairs = table.grid.with_row_index("_i").join(candidates.select(*keys, "_j"), on=keys)
         links.append(
-            CellLink(
-                numbers[key], pairs["_i"].to_numpy(), numbers[target], pairs["_j"].to_numpy()
-            )
+            CellLink(numbers[key], pairs["_i"].to_numpy(), numbers[target], pairs["_j"].to_numpy())
         )
     return links
 
@@ -257,8 +255,11 @@ def protect_marts(
 
 
 def build_mart(
-    definition: MartDefinition, tables: Mapping[str, pl.DataFrame], peildatum: date
+    definition: MartDefinition,
+    tables: Mapping[str, pl.DataFrame],
+    peildatum: date,
+    record_key: bytes | None = None,
 ) -> MartTable:
     """Count and protect one mart on its own (a release of one)."""
-    built, _ = protect_marts([count_mart(definition, tables, peildatum)])
+    built, _ = protect_marts([count_mart(definition, tables, peildatum, record_key)])
     return built[0]

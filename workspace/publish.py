@@ -25,6 +25,7 @@ from udc.marts.audit import (
 from udc.marts.build import MartCounts, MartTable, count_mart, measure_fingerprints
 from udc.marts.definitions import MartDefinition, MartError
 from udc.marts.intervals import TableAudit
+from udc.marts.protection import ProtectionStats
 from udc.marts.release import protect_marts
 from udc.marts.tables import DisclosureError
 from udc.sources.contracts import Contract
@@ -266,6 +267,7 @@ class ProtectedRelease:
     earlier: list[AuditInput]  # the still-readable releases of this peildatum
     seconds: dict[str, float]
     spans: dict[str, list[float]]
+    stats: ProtectionStats = field(default_factory=ProtectionStats)
 
 
 @dataclass(frozen=True)
@@ -344,7 +346,7 @@ def count_for_release(res: Resources, peildatum: dt.date, name: str) -> CountedM
         }
     try:
         with timed(seconds, "mart_count"):
-            counts = count_mart(definition, tables, peildatum)
+            counts = count_mart(definition, tables, peildatum, res.record_key())
     except MartError as exc:
         raise StepFailed(
             _failed([name], peildatum, f"not built: {exc}; the last published version stays")
@@ -375,7 +377,7 @@ def protect_release(
     counts = [c.counts for c in counted]
     try:
         with timed(seconds, "protect", spans):
-            built, _ = protect_marts(
+            built, stats = protect_marts(
                 counts,
                 [res.workspace.root / "config" / "ptables"],
                 shown_before(counts, fingerprints, earlier),
@@ -393,7 +395,7 @@ def protect_release(
                 "version stays",
             )
         ) from None
-    return ProtectedRelease(peildatum, built, chosen, fingerprints, earlier, seconds, spans)
+    return ProtectedRelease(peildatum, built, chosen, fingerprints, earlier, seconds, spans, stats)
 
 
 def audit_release(res: Resources, protected: ProtectedRelease) -> AuditedRelease:
@@ -419,9 +421,7 @@ def publish_audited(res: Resources, audited: AuditedRelease, run_id: str) -> lis
     outcomes, release_ids = [], {}
     for table in protected.built:
         name = table.definition.name
-        outcome = _publish(
-            res, table, protected.chosen[name], run_id, seconds, dict(audited.spans)
-        )
+        outcome = _publish(res, table, protected.chosen[name], run_id, seconds, dict(audited.spans))
         release_ids[name] = outcome.release
         outcomes.append(outcome)
     res.catalog.add_audits(audit_records(audited.audits, release_ids))

@@ -21,6 +21,8 @@ from udc.workspace.layout import Settings, Workspace
 LINK_DOMAIN = "koppeling"
 # The processing log's own domain (access requests): its pseudonyms never match the lake's.
 LOG_DOMAIN = "logboek"
+# The cell key method's record keys: a unit's noise is computable only with the master key.
+CELL_KEY_DOMAIN = "celsleutel"
 # Who registered the packaged purposes, in the register's history.
 DEFAULT_PURPOSES_BY = "udc (standaardconfiguratie)"
 
@@ -52,6 +54,9 @@ class Resources:
 
     def log_subject_key(self) -> bytes:
         return derive_domain_key(self.keys.master_key(), LOG_DOMAIN)
+
+    def record_key(self) -> bytes:
+        return derive_domain_key(self.keys.master_key(), CELL_KEY_DOMAIN)
 
     def fingerprint(self) -> str:
         return key_fingerprint(self.keys.master_key())

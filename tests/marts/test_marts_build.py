@@ -26,6 +26,7 @@ from udc.marts.publish import MartStore
 from udc.marts.release import build_mart
 
 PEILDATUM = date(2024, 6, 30)
+SECRET = bytes(range(32))  # the record keys' secret of the cell key tests
 VOORZIENINGEN = ["HH", "BG", "WV", "RV", "VV", "BW"]
 KLASSEN = ["woninginbraak", "fietsdiefstal", "overlast_jeugd", "geweld", "vernieling"]
 LEEFVORMEN = ["alleenstaand", "alleenstaande_ouder", "gehuwd_samenwonend"]
@@ -435,10 +436,13 @@ def test_stapeling_sums_the_arrears_of_residents_and_hides_cells_one_debtor_domi
     unprotected_frame = build_mart(unprotected(definition), lake, PEILDATUM).frame
     key = ["gebiedscode", "aantal_regelingen"]
     got = unprotected_frame.join(cells, on=key).select(*key, "huurachterstand_euro", "som")
-    assert got.height == cells.height and got.filter(
-        pl.col("huurachterstand_euro").is_not_null()
-        & (pl.col("huurachterstand_euro") != pl.col("som"))
-    ).is_empty()
+    assert (
+        got.height == cells.height
+        and got.filter(
+            pl.col("huurachterstand_euro").is_not_null()
+            & (pl.col("huurachterstand_euro") != pl.col("som"))
+        ).is_empty()
+    )
 
     built = build_mart(definition, lake, PEILDATUM)
     # Unsafe by the p%-rule (p = 10), or fewer than 10 debtors: hidden, and the attacker's
@@ -648,7 +652,9 @@ def test_a_cell_key_mart_perturbs_every_cell_by_its_contributors_and_hides_nothi
     lake, definitions
 ):
     definition = dataclasses.replace(definitions["bevolking_buurt"], protection="cell_key")
-    built = build_mart(definition, lake, PEILDATUM)
+    with pytest.raises(MartError, match="needs the record key secret"):
+        build_mart(definition, lake, PEILDATUM)
+    built = build_mart(definition, lake, PEILDATUM, SECRET)
     exact = build_mart(unprotected(definitions["bevolking_buurt"]), lake, PEILDATUM).frame
     published = built.frame["personen"]
     assert not built.frame["personen_geheim"].any() and published.null_count() == 0
@@ -658,10 +664,12 @@ def test_a_cell_key_mart_perturbs_every_cell_by_its_contributors_and_hides_nothi
     assert (published - exact["personen"]).abs().max() <= 2
     # The noise is the p-table's at the cell key of each cell's own residents.
     ptable = load_ptable()
-    brp = lake["brp"].join(
-        lake["buurtindeling"], on=["postcode", "huisnummer"], how="inner"
-    ).filter(pl.col("buurtcode") == "BU99990101")
-    key = cell_keys(np.array([record_keys(brp["pseudonym"]).cast(pl.Int64).sum()]))
+    brp = (
+        lake["brp"]
+        .join(lake["buurtindeling"], on=["postcode", "huisnummer"], how="inner")
+        .filter(pl.col("buurtcode") == "BU99990101")
+    )
+    key = cell_keys(np.array([record_keys(brp["pseudonym"], SECRET).cast(pl.Int64).sum()]))
     total = exact.filter(
         (pl.col("gebiedscode") == "BU99990101")
         & (pl.col("leeftijdsklasse") == TOTAL)
@@ -674,5 +682,6 @@ def test_a_cell_key_mart_perturbs_every_cell_by_its_contributors_and_hides_nothi
         & (pl.col("geslacht") == TOTAL)
     )
     assert row["personen"].to_list() == expected.tolist()
-    assert build_mart(definition, lake, PEILDATUM).frame.equals(built.frame)
+    assert build_mart(definition, lake, PEILDATUM, SECRET).frame.equals(built.frame)
+    assert not build_mart(definition, lake, PEILDATUM, bytes(32)).frame.equals(built.frame)
     assert built.publication_metadata([], "fp")["protection"] == "cell_key"

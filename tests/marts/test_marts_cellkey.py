@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,8 @@ from udc.marts.cellkey import (
     record_keys,
 )
 
+SECRET = bytes(range(32))
+
 
 def pseudonyms(n: int, seed: int = 0) -> pl.Series:
     rng = np.random.default_rng(seed)
@@ -28,7 +31,7 @@ def pseudonyms(n: int, seed: int = 0) -> pl.Series:
 
 
 def key_of(ids: pl.Series) -> int:
-    return int(cell_keys(np.array([record_keys(ids).cast(pl.UInt64).sum()]))[0])
+    return int(cell_keys(np.array([record_keys(ids, SECRET).cast(pl.UInt64).sum()]))[0])
 
 
 def write(tmp_path: Path, rows: str, header: str = 'name = "t"\nmax_value = 2\n') -> Path:
@@ -44,26 +47,43 @@ ROW_2 = "[[rows]]\nvalue = 2\nperturbation = { -1 = 0.5, 1 = 0.5 }\n"
 # Record and cell keys.
 
 
-def test_record_keys_are_the_first_four_bytes_of_sha256():
+def test_record_keys_are_the_first_four_bytes_of_hmac_sha256_under_the_secret():
     ids = pl.Series("unit_id", ["abc", "PL0900-2024000123", "abc"])
-    keys = record_keys(ids)
+    keys = record_keys(ids, SECRET)
     assert keys.dtype == pl.UInt32
     assert keys.name == "unit_id"
-    # Pinned: a change of the hashing would change every published value.
-    assert keys.to_list()[0] == 3128432319 == 0xBA7816BF
-    expected = [int.from_bytes(hashlib.sha256(i.encode()).digest()[:4], "big") for i in ids]
+    key_text = SECRET.hex().encode("ascii")
+    expected = [
+        int.from_bytes(hmac.new(key_text, i.encode(), hashlib.sha256).digest()[:4], "big")
+        for i in ids
+    ]
     assert keys.to_list() == expected
-    assert record_keys(ids).to_list() == keys.to_list()
+    assert keys[0] == keys[2]
+    assert record_keys(ids, SECRET).to_list() == keys.to_list()
 
 
-def test_record_keys_hash_the_text_of_numeric_ids_and_refuse_missing_ids():
-    assert record_keys(pl.Series([123])).to_list() == record_keys(pl.Series(["123"])).to_list()
+def test_without_the_secret_the_record_keys_of_known_ids_cannot_be_computed():
+    """A registratienummer is public: a plain hash of it would give away its record key."""
+    ids = pl.Series("unit_id", [f"PL0900-2026{n:06d}" for n in range(1_000)])
+    keyed = record_keys(ids, SECRET).to_numpy()
+    plain = np.array([int.from_bytes(hashlib.sha256(i.encode()).digest()[:4], "big") for i in ids])
+    other = record_keys(ids, bytes(32)).to_numpy()
+    assert (keyed != plain).all() and (keyed != other).mean() > 0.99
+
+
+def test_record_keys_hash_the_text_of_numeric_ids_and_refuse_missing_ids_or_weak_secrets():
+    assert (
+        record_keys(pl.Series([123]), SECRET).to_list()
+        == record_keys(pl.Series(["123"]), SECRET).to_list()
+    )
     with pytest.raises(CellKeyError, match="without an id"):
-        record_keys(pl.Series(["a", None]))
+        record_keys(pl.Series(["a", None]), SECRET)
+    with pytest.raises(CellKeyError, match="at least 16 bytes"):
+        record_keys(pl.Series(["a"]), b"short")
 
 
 def test_record_keys_are_roughly_uniform():
-    keys = record_keys(pseudonyms(20_000)).to_numpy()
+    keys = record_keys(pseudonyms(20_000), SECRET).to_numpy()
     counts = np.bincount((keys >> 28).astype(np.int64), minlength=16)
     assert counts.min() > 20_000 / 16 * 0.9
     assert counts.max() < 20_000 / 16 * 1.1
@@ -89,7 +109,7 @@ def test_different_contributor_sets_get_different_keys():
 
 
 def test_a_wrapped_group_sum_gives_the_same_cell_keys_as_an_exact_sum():
-    keys = record_keys(pseudonyms(3_000))
+    keys = record_keys(pseudonyms(3_000), SECRET)
     cells = np.arange(3_000) % 7
     exact = np.array([keys.to_numpy()[cells == c].sum(dtype=np.uint64) for c in range(7)])
     wrapped = np.array([keys.to_numpy()[cells == c].sum(dtype=np.uint32) for c in range(7)])
@@ -107,7 +127,7 @@ def test_a_wrapped_group_sum_gives_the_same_cell_keys_as_an_exact_sum():
 def test_totals_key_is_the_modular_sum_of_its_childrens_keys():
     ids = pseudonyms(100)
     children = [ids[:30], ids[30:45], ids[45:]]
-    child_sums = np.array([record_keys(c).cast(pl.UInt64).sum() for c in children])
+    child_sums = np.array([record_keys(c, SECRET).cast(pl.UInt64).sum() for c in children])
     assert cell_keys(np.array([child_sums.sum()]))[0] == key_of(ids)
 
 

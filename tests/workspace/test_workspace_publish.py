@@ -209,3 +209,33 @@ def test_a_release_the_audit_refuses_publishes_nothing(loaded, tmp_path):
     audited = audit_release(res, protected)
     (outcome,) = publish_audited(res, audited, run_id)
     assert outcome.status == "published"
+
+
+def test_a_cell_key_mart_is_perturbed_under_the_workspace_secret(loaded, tmp_path):
+    """Record keys come from the master key's cell key domain: another workspace's key, or
+    the unit ids alone, give other noise."""
+    from udc.pseudonymize.keys import derive_domain_key
+
+    wmo = dataclasses.replace(MARTS["wmo_wijk"], protection="cell_key")
+    res, run_id = _opened(loaded, tmp_path, {"wmo_wijk": wmo})
+    assert res.record_key() == derive_domain_key(res.keys.master_key(), "celsleutel")
+    assert res.record_key() not in (res.link_key(), res.log_subject_key())
+    counted = count_for_release(res, PEILDATUM, "wmo_wijk")
+    (outcome,) = publish_release(res, plan_releases(res).releases[0], run_id)
+    assert outcome.status == "published" and outcome.suppressed == 0
+    published = pl.read_parquet(res.store.current_path("wmo_wijk"))
+    (table,) = protect_marts([counted.counts])[0]
+    assert published.equals(table.frame)
+    other = count_mart_under(res, wmo, bytes(32))
+    assert not protect_marts([other])[0][0].frame.equals(table.frame)
+
+
+def count_mart_under(res: Resources, definition, secret: bytes):
+    from udc.marts.build import count_mart
+
+    _, chosen = choose_inputs(definition, res.contracts, res.catalog.accepted_deliveries())
+    tables = {
+        source: res.lake.read(source, d.peildatum, list(definition.inputs[source]))
+        for source, d in chosen.items()
+    }
+    return count_mart(definition, tables, PEILDATUM, secret)
