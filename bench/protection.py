@@ -63,6 +63,7 @@ def loss(built) -> list[dict]:
         rows.append(
             {
                 "mart": built.definition.name,
+                "design": built.definition.design.name if built.definition.design else None,
                 "measure": stats.name,
                 "cells": cells,
                 "primary": stats.primary_suppressed,
@@ -108,6 +109,7 @@ def measure(workspace: Path, persons: int) -> dict:
         "protect_seconds": round(protect_seconds, 2),
         "audit_seconds": round(audit_seconds, 2),
         "protection_stats": dataclasses.asdict(protected.stats),
+        "designs": {name: choice.to_dict() for name, choice in protected.designs.items()},
         "audited_cells": sum(len(a.intervals) for a in audited.audits),
         "release": {
             "cells": cells,

@@ -78,6 +78,7 @@ class AuditInput:
     sums: tuple[str, ...] = ()
     # Per measure, what its true values depend on (``build.measure_fingerprints``).
     fingerprints: Mapping[str, str] = field(default_factory=dict)
+    design: str | None = None  # the table design it is published in (``design``)
 
 
 def audit_input(
@@ -96,6 +97,7 @@ def audit_input(
         definition.protection,
         tuple(m.name for m in definition.measures if m.kind == "sum"),
         dict(fingerprints or {}),
+        definition.design.name if definition.design else None,
     )
 
 
@@ -112,6 +114,7 @@ def release_input(release: Release) -> AuditInput:
         metadata.get("udc.protection", "suppression"),
         tuple(json.loads(metadata.get("udc.sums", "[]"))),
         json.loads(metadata.get("udc.measure_fingerprints", "{}")),
+        metadata.get("udc.design"),
     )
 
 
@@ -203,6 +206,24 @@ def shown_before(
                     hid, shown = found[(name, measure)]
                     hidden, published = hid | hidden, shown | published
                 found[(name, measure)] = (hidden & ~published, published)
+    return found
+
+
+def earlier_designs(
+    names: Sequence[str],
+    fingerprints: Mapping[str, Mapping[str, str]],
+    earlier: Sequence[AuditInput],
+) -> dict[str, str]:
+    """Per mart, the design of an earlier release that holds the same values as this one in
+    some measure: the rebuild must keep it (two designs of the same values would be linked
+    tables that neither release was protected against)."""
+    found = {}
+    for item in earlier:
+        if item.mart not in names or item.design is None:
+            continue
+        ours = fingerprints.get(item.mart, {})
+        if any(ours.get(m) == f for m, f in item.fingerprints.items()):
+            found.setdefault(item.mart, item.design)
     return found
 
 

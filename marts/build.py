@@ -101,12 +101,21 @@ class MartTable:
             "deliveries": list(deliveries),
             "key_fingerprint": key_fingerprint,
             "measure_fingerprints": json.dumps(
-                measure_fingerprints(definition, deliveries), sort_keys=True
+                measure_fingerprints(definition.base or definition, deliveries), sort_keys=True
             ),
             "title": definition.title,
             "cells": self.cells,
             "suppressed": self.primary_suppressed + self.secondary_suppressed,
-        }
+        } | (
+            {
+                "design": definition.design.name,
+                "hidden_share": round(
+                    (self.primary_suppressed + self.secondary_suppressed) / self.cells, 4
+                ),
+            }
+            if definition.design is not None
+            else {}
+        )
 
 
 def measure_fingerprints(definition: MartDefinition, deliveries: Sequence[str]) -> dict[str, str]:

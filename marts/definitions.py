@@ -25,6 +25,14 @@ perturbed, nothing hidden, see ``cellkey``). The mart's ``protection_level`` (de
 interval, above and below its value. ``group_disclosure`` on a measure (the dimensions to
 check) or on a ratio (default true) flags the cells in which a whole group shares the
 sensitive value (``primary``).
+
+Table designs (global recoding, ``design``): a mart may list ``[[designs]]``, finest first,
+each a coarser version of the same table: the finest area level it publishes (``area``)
+and, per dimension, ``"totaal"`` (only the total), ``"kwartaal"`` (months ``YYYY-MM`` to
+quarters ``YYYY-K1``) or a grouping the dimension declares
+(``[dimensions.<name>.groupings.<grouping>]``: group label = list of values). With
+``max_hidden_share`` the build publishes the first design whose share of hidden cells is at
+most that.
 """
 
 from __future__ import annotations
@@ -32,7 +40,7 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
@@ -70,6 +78,10 @@ class Dimension:
     # A non-additive dimension (a person can fall in several categories) gets no total
     # level: its categories do not sum to anything that could be published.
     additive: bool = True
+    # Coarser classifications a design may choose: name -> (group label -> its values).
+    groupings: Mapping[str, Mapping[str, tuple[str, ...]]] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
 
 
 @dataclass(frozen=True)
@@ -103,6 +115,19 @@ class Ratio:
     group_disclosure: bool = True
 
 
+COLLAPSE, QUARTERS = "totaal", "kwartaal"
+
+
+@dataclass(frozen=True)
+class Design:
+    """A coarser version of a mart's table: its finest area level (None: the mart's own)
+    and, per dimension, ``COLLAPSE``, ``QUARTERS`` or the name of one of its groupings."""
+
+    name: str
+    area: str | None = None
+    coarsen: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+
 @dataclass(frozen=True)
 class MartDefinition:
     name: str
@@ -121,6 +146,13 @@ class MartDefinition:
     # ``<ptable>.toml`` in the workspace's config/ptables or marts/ptables), nothing hidden.
     protection: str = "suppression"
     ptable: str = "default"
+    # Designs to choose from, finest first, and the hidden share the choice aims at.
+    designs: tuple[Design, ...] = ()
+    max_hidden_share: float | None = None
+    # Set on a definition that ``design.apply_design`` derived: the design and the
+    # definition it coarsens (whose fingerprints say which true values a table holds).
+    design: Design | None = None
+    base: MartDefinition | None = None
 
     def __post_init__(self) -> None:
         if self.protection_level is None:
@@ -178,15 +210,48 @@ def _dimensions(mart: str, raw: object) -> tuple[Dimension, ...]:
         _name(where, name)
         if not isinstance(settings, dict):
             raise MartError(f"{where} must be a table")
-        _check_keys(where, settings, ("values", "additive"))
+        _check_keys(where, settings, ("values", "additive", "groupings"))
         values = _strings(f"{where}.values", settings.get("values", []))
         if TOTAL in values:
             raise MartError(f"{where}: {TOTAL!r} is the total level, not a value")
         additive = settings.get("additive", True)
         if not isinstance(additive, bool):
             raise MartError(f"{where}.additive must be true or false")
-        dimensions.append(Dimension(name, values, additive))
+        groupings = _groupings(where, settings.get("groupings", {}), values)
+        dimensions.append(Dimension(name, values, additive, groupings))
     return tuple(dimensions)
+
+
+def _groupings(
+    where: str, raw: object, values: tuple[str, ...]
+) -> Mapping[str, Mapping[str, tuple[str, ...]]]:
+    if not isinstance(raw, dict):
+        raise MartError(f"{where}.groupings must be a table of groupings")
+    found = {}
+    for name, groups in raw.items():
+        at = f"{where}.groupings.{name}"
+        _name(at, name)
+        if name in (COLLAPSE, QUARTERS):
+            raise MartError(f"{at}: {name!r} is a built-in coarsening, not a grouping name")
+        if not isinstance(groups, dict) or not groups:
+            raise MartError(f"{at} must map each group label to its values")
+        members: dict[str, tuple[str, ...]] = {}
+        seen: set[str] = set()
+        for label, grouped in groups.items():
+            items = _strings(f"{at}.{label}", grouped)
+            if label in (TOTAL, UNKNOWN) or not label:
+                raise MartError(f"{at}: {label!r} cannot be a group label")
+            if seen & set(items):
+                raise MartError(f"{at}: a value is in two groups")
+            if values and set(items) - set(values):
+                raise MartError(f"{at}.{label}: {sorted(set(items) - set(values))} are not values")
+            seen |= set(items)
+            members[label] = items
+        kept = [v for v in values if v not in seen]
+        if set(kept) & set(members):
+            raise MartError(f"{at}: a group label is also an ungrouped value")
+        found[name] = MappingProxyType(members)
+    return MappingProxyType(found)
 
 
 def _measure(mart: str, raw: object, dimensions: Mapping[str, Dimension]) -> Measure:
@@ -292,7 +357,7 @@ def definition_from_dict(raw: Mapping[str, object]) -> MartDefinition:
         (
             "name", "title", "purpose", "min_cell_size", "geography",
             "inputs", "dimensions", "measures", "ratios",
-            "protection_level", "protection", "ptable",
+            "protection_level", "protection", "ptable", "designs", "max_hidden_share",
         ),
     )  # fmt: skip
     purpose = raw.get("purpose")
@@ -331,6 +396,14 @@ def definition_from_dict(raw: Mapping[str, object]) -> MartDefinition:
         raise MartError(f"{name}.ptable: a p-table is for protection = 'cell_key' only")
     if not isinstance(ptable, str) or not NAME.match(ptable):
         raise MartError(f"{name}.ptable: {ptable!r} must be lower-case letters, digits, _")
+    designs = _designs(name, raw.get("designs", []), geography, dimensions, measures)
+    share = raw.get("max_hidden_share")
+    if share is not None and (
+        isinstance(share, bool) or not isinstance(share, int | float) or not 0 < share < 1
+    ):
+        raise MartError(f"{name}.max_hidden_share must be a fraction between 0 and 1")
+    if share is not None and not designs:
+        raise MartError(f"{name}.max_hidden_share chooses among [[designs]]; list them")
     return MartDefinition(
         name=name,
         title=str(raw.get("title", name)),
@@ -344,7 +417,54 @@ def definition_from_dict(raw: Mapping[str, object]) -> MartDefinition:
         protection_level=protection_level,
         protection=str(protection),
         ptable=ptable,
+        designs=designs,
+        max_hidden_share=None if share is None else float(share),
     )
+
+
+def _designs(
+    mart: str,
+    raw: object,
+    geography: tuple[str, ...],
+    dimensions: tuple[Dimension, ...],
+    measures: tuple[Measure, ...],
+) -> tuple[Design, ...]:
+    if not isinstance(raw, list):
+        raise MartError(f"{mart}: [[designs]] must be a list of tables")
+    by_name = {d.name: d for d in dimensions}
+    # Cells another mart declares equal must be the same cells in both marts: a design may
+    # publish fewer areas of a linked measure, but not other categories.
+    linked = {d for m in measures if m.same_as for d in m.dimensions}
+    designs = []
+    for number, entry in enumerate(raw):
+        if not isinstance(entry, dict):
+            raise MartError(f"{mart}: every [[designs]] entry must be a table")
+        name = _name(f"{mart}.designs[{number}]", entry.get("name"))
+        where = f"{mart}.designs.{name}"
+        area = entry.get("area")
+        if area is not None and area not in geography:
+            raise MartError(f"{where}.area must be one of the geography levels {list(geography)}")
+        coarsen = {}
+        for dimension, how in entry.items():
+            if dimension in ("name", "area"):
+                continue
+            if dimension not in by_name:
+                raise MartError(f"{where}: {dimension!r} is not a dimension of {mart}")
+            known = (COLLAPSE, QUARTERS, *by_name[dimension].groupings)
+            if how not in known:
+                raise MartError(f"{where}.{dimension} must be one of {list(known)}")
+            if how == COLLAPSE and not by_name[dimension].additive:
+                raise MartError(f"{where}.{dimension}: a non-additive dimension has no total")
+            if dimension in linked:
+                raise MartError(
+                    f"{where}.{dimension}: a measure declares its cells the same as another "
+                    "mart's along it, so its categories must stay as they are"
+                )
+            coarsen[dimension] = str(how)
+        designs.append(Design(name, area, MappingProxyType(coarsen)))
+    if len({d.name for d in designs}) != len(designs):
+        raise MartError(f"{mart}: design names must be unique")
+    return tuple(designs)
 
 
 def load_definition(path: Path) -> MartDefinition:
@@ -380,6 +500,14 @@ def _check_links(definitions: Mapping[str, MartDefinition]) -> None:
                 raise MartError(f"{where}: no mart measure {measure.same_as!r}")
             if not set(measure.dimensions) <= set(found[0].dimensions):
                 raise MartError(f"{where}: {measure.same_as} lacks dimensions of this measure")
+            assert target is not None
+            for design in target.designs:
+                coarsened = set(design.coarsen) & set(measure.dimensions)
+                if coarsened:
+                    raise MartError(
+                        f"{where}: design {design.name} of {mart} coarsens "
+                        f"{sorted(coarsened)}, along which this measure's cells are its cells"
+                    )
             if target is not None and target.protection != definition.protection:
                 # A perturbed twin of a hidden cell would publish it, give or take the noise.
                 raise MartError(

@@ -18,12 +18,14 @@ from udc.marts.audit import (
     AuditInput,
     audit_gate,
     audit_records,
+    earlier_designs,
     earlier_releases,
     release_input,
     shown_before,
 )
 from udc.marts.build import MartCounts, MartTable, count_mart, measure_fingerprints
 from udc.marts.definitions import MartDefinition, MartError
+from udc.marts.design import DesignChoice, choose_designs, designs_of
 from udc.marts.intervals import TableAudit
 from udc.marts.protection import ProtectionStats
 from udc.marts.release import protect_marts
@@ -136,10 +138,11 @@ def _publish(
     run_id: str,
     seconds: dict[str, float],
     spans: dict[str, list[float]],
+    choice: DesignChoice | None = None,
 ) -> MartOutcome:
     definition = built.definition
     name, peildatum = definition.name, built.peildatum
-    signature = input_signature(definition, chosen, res.fingerprint())
+    signature = input_signature(definition.base or definition, chosen, res.fingerprint())
     deliveries = delivery_ids(chosen)
     described = built.publication_metadata(deliveries, res.fingerprint())
     metadata = {"udc.mart": name, "udc.inputs": signature} | {
@@ -158,6 +161,10 @@ def _publish(
         "unplaced": built.unplaced,
         "release": release.release_id,
     }
+    if choice is not None and choice.design is not None:
+        # Internal only: the shares of designs not published say how many small cells
+        # they had, so they stay out of the analysts' parquet.
+        stats["design"] = choice.to_dict()
     if before is not None and before.release_id == release.release_id:
         return MartOutcome(
             name,
@@ -252,10 +259,11 @@ class MartPlan:
 class CountedMart:
     """One mart counted from the lake (build): its unprotected counts stay in memory."""
 
-    counts: MartCounts
+    counts: MartCounts  # the finest design (the mart itself when it lists none)
     chosen: dict[str, Delivery]
     seconds: dict[str, float]
     span: tuple[float, float]
+    designs: tuple[MartCounts, ...] = ()  # every design counted, finest first
 
 
 @dataclass(frozen=True)
@@ -268,6 +276,7 @@ class ProtectedRelease:
     seconds: dict[str, float]
     spans: dict[str, list[float]]
     stats: ProtectionStats = field(default_factory=ProtectionStats)
+    designs: dict[str, DesignChoice] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -346,12 +355,15 @@ def count_for_release(res: Resources, peildatum: dt.date, name: str) -> CountedM
         }
     try:
         with timed(seconds, "mart_count"):
-            counts = count_mart(definition, tables, peildatum, res.record_key())
+            designs = tuple(
+                count_mart(design, tables, peildatum, res.record_key())
+                for design in designs_of(definition)
+            )
     except MartError as exc:
         raise StepFailed(
             _failed([name], peildatum, f"not built: {exc}; the last published version stays")
         ) from None
-    return CountedMart(counts, chosen, seconds, (started, time.time()))
+    return CountedMart(designs[0], chosen, seconds, (started, time.time()), designs)
 
 
 def protect_release(
@@ -374,13 +386,21 @@ def protect_release(
         for name in names
         for release in earlier_releases(res.store, name, peildatum)
     ]
-    counts = [c.counts for c in counted]
+    ptables = [res.workspace.root / "config" / "ptables"]
+
+    def protect_alone(counts: MartCounts) -> float:
+        (built,), _ = protect_marts([counts], ptables)
+        return (built.primary_suppressed + built.secondary_suppressed) / built.cells
+
     try:
         with timed(seconds, "protect", spans):
+            counts, choices = choose_designs(
+                [c.designs or (c.counts,) for c in counted],
+                protect_alone,
+                earlier_designs(names, fingerprints, earlier),
+            )
             built, stats = protect_marts(
-                counts,
-                [res.workspace.root / "config" / "ptables"],
-                shown_before(counts, fingerprints, earlier),
+                counts, ptables, shown_before(counts, fingerprints, earlier)
             )
     except MartError as exc:
         raise StepFailed(
@@ -395,7 +415,10 @@ def protect_release(
                 "version stays",
             )
         ) from None
-    return ProtectedRelease(peildatum, built, chosen, fingerprints, earlier, seconds, spans, stats)
+    return ProtectedRelease(
+        peildatum, built, chosen, fingerprints, earlier, seconds, spans, stats,
+        {choice.mart: choice for choice in choices},
+    )  # fmt: skip
 
 
 def audit_release(res: Resources, protected: ProtectedRelease) -> AuditedRelease:
@@ -421,7 +444,10 @@ def publish_audited(res: Resources, audited: AuditedRelease, run_id: str) -> lis
     outcomes, release_ids = [], {}
     for table in protected.built:
         name = table.definition.name
-        outcome = _publish(res, table, protected.chosen[name], run_id, seconds, dict(audited.spans))
+        outcome = _publish(
+            res, table, protected.chosen[name], run_id, seconds, dict(audited.spans),
+            protected.designs.get(name),
+        )  # fmt: skip
         release_ids[name] = outcome.release
         outcomes.append(outcome)
     res.catalog.add_audits(audit_records(audited.audits, release_ids))
@@ -479,6 +505,8 @@ def published_marts(ws: Workspace) -> list[dict]:
                 "path": str(release.parquet),
                 "cells": stats.get("cells", 0),
                 "suppressed": stats.get("suppressed", 0),
+                "design": release.metadata.get("udc.design"),
+                "hidden_share": release.metadata.get("udc.hidden_share"),
                 "min_cell_size": release.metadata.get("udc.min_cell_size"),
                 "dimensions": json.loads(release.metadata.get("udc.dimensions", "[]")),
                 "measures": json.loads(release.metadata.get("udc.measures", "[]")),

@@ -6,13 +6,14 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import shutil
+import tomllib
 from pathlib import Path
 
 import polars as pl
 import pytest
 
 from udc.catalog.models import Delivery
-from udc.marts.definitions import load_definitions
+from udc.marts.definitions import PACKAGED_DEFINITIONS, load_definitions
 from udc.marts.release import protect_marts
 from udc.pseudonymize.keys import KeyStore
 from udc.sources.contracts import load_contracts
@@ -239,3 +240,48 @@ def count_mart_under(res: Resources, definition, secret: bytes):
         for source, d in chosen.items()
     }
     return count_mart(definition, tables, PEILDATUM, secret)
+
+
+def test_a_mart_with_designs_publishes_the_chosen_one_and_says_which(loaded, tmp_path):
+    """wmo_wijk without age bands, and with provisions grouped (a person with two grouped
+    provisions counts once in the group): published in the design the target picks, its
+    name and hidden share in the parquet, the choice in the catalog, the audit passing; a
+    rebuild of the same values keeps the design."""
+    import json
+
+    from udc.marts.definitions import definition_from_dict
+
+    raw = tomllib.loads((PACKAGED_DEFINITIONS / "wmo_wijk.toml").read_text())
+    raw["dimensions"]["voorziening"]["groupings"] = {
+        "soort": {"hulp": ["HH", "BG"], "wonen": ["WV", "RV", "VV", "BW"]}
+    }
+    raw["designs"] = [
+        {"name": "fijn"},
+        {"name": "zonder_leeftijd", "leeftijdsklasse": "totaal"},
+        {"name": "soort", "leeftijdsklasse": "totaal", "voorziening": "soort"},
+    ]
+    raw["max_hidden_share"] = 0.05
+    wmo = definition_from_dict(raw)
+    res, run_id = _opened(loaded, tmp_path, {"wmo_wijk": wmo})
+    counted = count_for_release(res, PEILDATUM, "wmo_wijk")
+    assert [c.definition.design.name for c in counted.designs] == ["fijn", "zonder_leeftijd",
+                                                                   "soort"]  # fmt: skip
+    protected = protect_release(res, PEILDATUM, [counted])
+    choice = protected.designs["wmo_wijk"]
+    (built,) = protected.built
+    assert built.definition.design.name == choice.design
+    assert [name for name, *_ in choice.tried][-1] == choice.design
+    (outcome,) = publish_audited(res, audit_release(res, protected), run_id)
+    assert outcome.status == "published"
+    metadata = res.store.current("wmo_wijk").metadata
+    assert metadata["udc.design"] == choice.design
+    hidden = built.primary_suppressed + built.secondary_suppressed
+    assert float(metadata["udc.hidden_share"]) == round(hidden / built.cells, 4)
+    assert json.loads(metadata["udc.dimensions"]) == [d.name for d in built.definition.dimensions]
+    (dataset,) = res.catalog.datasets("mart", "wmo_wijk")
+    assert json.loads(dataset.stats)["design"]["design"] == choice.design
+    # The same values again, with a target only the finest design meets: the design stays.
+    easier = dataclasses.replace(wmo, max_hidden_share=0.99)
+    res = dataclasses.replace(res, marts={"wmo_wijk": easier})
+    again = protect_release(res, PEILDATUM, [count_for_release(res, PEILDATUM, "wmo_wijk")])
+    assert again.designs["wmo_wijk"].design == choice.design

@@ -1,0 +1,255 @@
+"""Table designs: coarser versions of a mart, counted on hand-known data, and the choice of
+the finest one whose hidden share meets the target."""
+
+from __future__ import annotations
+
+import copy
+import tomllib
+from datetime import date
+
+import polars as pl
+import pytest
+
+from udc.marts.build import count_mart
+from udc.marts.definitions import (
+    PACKAGED_DEFINITIONS,
+    TOTAL,
+    MartError,
+    definition_from_dict,
+    load_definitions,
+)
+from udc.marts.design import apply_design, choose_designs, designs_of, primary_share
+from udc.marts.release import protect_marts
+
+PEILDATUM = date(2026, 11, 1)
+RAW = tomllib.loads((PACKAGED_DEFINITIONS / "incidenten_buurt_maand.toml").read_text())
+GROUPS = {
+    "vermogen": ["woninginbraak", "fietsdiefstal"],
+    "overlast": ["overlast_jeugd", "vernieling"],
+}
+DESIGNS = [
+    {"name": "buurt_maand"},
+    {"name": "buurt_kwartaal", "maand": "kwartaal"},
+    {"name": "wijk_kwartaal_hoofdgroep", "area": "wijk", "maand": "kwartaal",
+     "klasse": "hoofdgroep"},
+    {"name": "wijk_jaar", "area": "wijk", "maand": "totaal"},
+]  # fmt: skip
+
+
+def with_designs(share: float | None = 0.2, designs=DESIGNS, **changes) -> dict:
+    raw = copy.deepcopy(RAW)
+    raw["dimensions"]["klasse"]["groupings"] = {"hoofdgroep": GROUPS}
+    raw["designs"] = designs
+    if share is not None:
+        raw["max_hidden_share"] = share
+    raw.update(changes)
+    return raw
+
+
+# Two wijken: 01 with buurten 0101 and 0102, 02 with the single buurt 0201.
+BUURTEN = {"BU99990101": "WK999901", "BU99990102": "WK999901", "BU99990201": "WK999902"}
+
+
+def lake(incidents: list[tuple[str, str, str]]) -> dict[str, pl.DataFrame]:
+    """Incidents as (buurt, date YYYY-MM-DD, klasse); one address per buurt."""
+    areas = pl.DataFrame(
+        {
+            "postcode": [f"10{n}0AB" for n in range(len(BUURTEN))],
+            "huisnummer": [1] * len(BUURTEN),
+            "buurtcode": list(BUURTEN),
+            "buurtnaam": [f"Buurt {b[-4:]}" for b in BUURTEN],
+            "wijkcode": list(BUURTEN.values()),
+            "wijknaam": [f"Wijk {w[-2:]}" for w in BUURTEN.values()],
+            "gemeentecode": ["GM9999"] * len(BUURTEN),
+        }
+    )
+    postcode = dict(zip(BUURTEN, areas["postcode"], strict=True))
+    politie = pl.DataFrame(
+        {
+            "registratienummer": [f"PL-{n:05d}" for n in range(len(incidents))],
+            "datum": [date.fromisoformat(day) for _, day, _ in incidents],
+            "maatschappelijke_klasse": [klasse for *_, klasse in incidents],
+            # One incident at an address the buurtindeling does not know: unplaced.
+            "postcode": [postcode.get(buurt, "9999ZZ") for buurt, *_ in incidents],
+            "huisnummer": [1] * len(incidents),
+        }
+    )
+    return {"politie_incidenten": politie, "buurtindeling": areas}
+
+
+INCIDENTS = (
+    [("BU99990101", "2026-01-10", "woninginbraak")] * 4
+    + [("BU99990101", "2026-02-03", "fietsdiefstal")] * 3
+    + [("BU99990102", "2026-03-20", "vernieling")] * 2
+    + [("BU99990201", "2026-04-01", "geweld")] * 5
+    + [("BU99990201", "2026-05-15", "overlast_jeugd")]
+    + [("elders", "2026-05-15", "geweld")]
+)
+
+
+def cells(counts, measure: int = 0) -> dict[tuple[str, ...], int]:
+    table = counts.measures[measure]
+    rows = table.grid.rows()
+    return {row: int(v) for row, v in zip(rows, table.values, strict=True) if v}
+
+
+def test_designs_are_read_and_checked():
+    definition = definition_from_dict(with_designs())
+    assert [d.name for d in definition.designs] == [d["name"] for d in DESIGNS]
+    assert definition.max_hidden_share == 0.2
+    assert dict(definition.dimension("klasse").groupings["hoofdgroep"]) == {
+        k: tuple(v) for k, v in GROUPS.items()
+    }
+    assert definition.designs[2].area == "wijk"
+    wrong = {
+        "not a dimension": [{"name": "xx", "leeftijd": "totaal"}],
+        "must be one of": [{"name": "xx", "klasse": "per_dag"}],
+        "geography levels": [{"name": "xx", "area": "provincie"}],
+        "must be unique": [{"name": "xx"}, {"name": "xx"}],
+    }
+    for message, designs in wrong.items():
+        with pytest.raises(MartError, match=message):
+            definition_from_dict(with_designs(designs=designs))
+    with pytest.raises(MartError, match="between 0 and 1"):
+        definition_from_dict(with_designs(share=1.5))
+    with pytest.raises(MartError, match="list them"):
+        definition_from_dict(with_designs(designs=[]))
+    raw = with_designs()
+    raw["dimensions"]["klasse"]["groupings"]["dubbel"] = {"a": ["geweld"], "b": ["geweld"]}
+    with pytest.raises(MartError, match="in two groups"):
+        definition_from_dict(raw)
+    raw["dimensions"]["klasse"]["groupings"] = {"fout": {"a": ["moord"]}}
+    with pytest.raises(MartError, match="are not values"):
+        definition_from_dict(raw)
+
+
+def test_a_dimension_another_mart_shares_cells_along_cannot_be_coarsened():
+    definitions = load_definitions()
+    raw = tomllib.loads((PACKAGED_DEFINITIONS / "bijstand_buurt.toml").read_text())
+    raw["designs"] = [{"name": "fijn"}, {"name": "grof", "leeftijdsklasse": "totaal"}]
+    with pytest.raises(MartError, match="must stay as they are"):
+        definition_from_dict(raw)
+    # Fewer areas are fine: the wijk cells are still the same cells as bevolking_buurt's.
+    raw["designs"] = [{"name": "fijn"}, {"name": "wijk", "area": "wijk"}]
+    assert definition_from_dict(raw).designs[1].area == "wijk"
+    assert "bijstand_buurt" in definitions
+
+
+def test_coarser_designs_count_the_same_incidents_in_bigger_cells():
+    definition = definition_from_dict(with_designs())
+    fine, quarters, grouped, year = (
+        count_mart(d, lake(INCIDENTS), PEILDATUM) for d in designs_of(definition)
+    )
+    assert fine.measures[0].unplaced == quarters.measures[0].unplaced == 1
+    assert cells(quarters)[("BU99990101", "2026-K1", "woninginbraak")] == 4
+    assert cells(quarters)[("BU99990101", "2026-K1", TOTAL)] == 7
+    assert cells(quarters)[("WK999901", "2026-K1", TOTAL)] == 9
+    assert cells(quarters)[("BU99990201", "2026-K2", "geweld")] == 5
+    assert not any(key[1].count("-") == 1 and "K" not in key[1] and key[1] != TOTAL
+                   for key in cells(quarters))  # fmt: skip
+    # Wijken only, quarters, classes grouped: vermogen = woninginbraak + fietsdiefstal.
+    assert set(grouped.geography["gebiedsniveau"]) == {"wijk", "gemeente"}
+    assert cells(grouped) == {
+        ("WK999901", "2026-K1", "vermogen"): 7,
+        ("WK999901", "2026-K1", "overlast"): 2,
+        ("WK999901", "2026-K1", TOTAL): 9,
+        ("WK999901", TOTAL, "vermogen"): 7,
+        ("WK999901", TOTAL, "overlast"): 2,
+        ("WK999901", TOTAL, TOTAL): 9,
+        ("WK999902", "2026-K2", "geweld"): 5,
+        ("WK999902", "2026-K2", "overlast"): 1,
+        ("WK999902", "2026-K2", TOTAL): 6,
+        ("WK999902", TOTAL, "geweld"): 5,
+        ("WK999902", TOTAL, "overlast"): 1,
+        ("WK999902", TOTAL, TOTAL): 6,
+        ("GM9999", "2026-K1", "vermogen"): 7,
+        ("GM9999", "2026-K1", "overlast"): 2,
+        ("GM9999", "2026-K1", TOTAL): 9,
+        ("GM9999", "2026-K2", "geweld"): 5,
+        ("GM9999", "2026-K2", "overlast"): 1,
+        ("GM9999", "2026-K2", TOTAL): 6,
+        ("GM9999", TOTAL, "vermogen"): 7,
+        ("GM9999", TOTAL, "overlast"): 3,
+        ("GM9999", TOTAL, "geweld"): 5,
+        ("GM9999", TOTAL, TOTAL): 15,
+    }
+    assert grouped.domains["klasse"] == ["vermogen", "overlast", "geweld", TOTAL]
+    # Only the total over months: the maand dimension is gone from the table.
+    assert [d.name for d in year.definition.dimensions] == ["klasse"]
+    assert cells(year)[("WK999902", "geweld")] == 5
+    assert cells(year)[("GM9999", TOTAL)] == 15
+    # The fine table's totals are the same counts.
+    assert cells(fine)[("GM9999", TOTAL, TOTAL)] == 15
+
+
+def test_a_design_keeps_the_fingerprint_of_the_values_it_coarsens():
+    definition = definition_from_dict(with_designs())
+    coarse = apply_design(definition, definition.designs[3])
+    assert coarse.base is definition and coarse.design == definition.designs[3]
+    assert coarse.name == definition.name and coarse.designs == ()
+
+
+def protect_alone(counts) -> float:
+    (built,), _ = protect_marts([counts])
+    return (built.primary_suppressed + built.secondary_suppressed) / built.cells
+
+
+# Two incidents of every klasse in every buurt on two days of each month from January to
+# September: 2 per fine cell, 6 per buurt and quarter, 6 to 24 per wijk, quarter and
+# hoofdgroep, 18 to 36 per wijk and klasse over the year.
+EVEN = [
+    (buurt, f"2026-{month:02d}-1{day}", klasse)
+    for buurt in BUURTEN
+    for month in range(1, 10)
+    for klasse in RAW["dimensions"]["klasse"]["values"]
+    for day in (1, 2)
+]
+
+
+def test_the_first_design_that_meets_the_target_is_chosen():
+    definition = definition_from_dict(with_designs(share=0.3))
+    counted = [count_mart(d, lake(EVEN), PEILDATUM) for d in designs_of(definition)]
+    shares = [primary_share(c) for c in counted]
+    assert shares[0] == 0.75 and shares[1] > 0.3  # passed over without protecting them
+    chosen, (choice,) = choose_designs([counted], protect_alone)
+    assert choice.met and choice.design == "wijk_kwartaal_hoofdgroep"
+    assert chosen[0] is counted[2]
+    assert choice.tried == (
+        ("buurt_maand", 0.75, "primary cells exceed the target"),
+        ("buurt_kwartaal", round(shares[1], 4), "primary cells exceed the target"),
+        ("wijk_kwartaal_hoofdgroep", 0.25, "protected alone"),
+    )
+    assert choice.hidden_share == 0.25
+    # A stricter target: that design is protected, found over it, and the next one chosen.
+    stricter = definition_from_dict(with_designs(share=0.2))
+    counted = [count_mart(d, lake(EVEN), PEILDATUM) for d in designs_of(stricter)]
+    _, (choice,) = choose_designs([counted], protect_alone)
+    assert choice.met and choice.design == "wijk_jaar" and choice.hidden_share == 0.0
+    assert [t[2] for t in choice.tried][2:] == ["protected alone", "protected alone"]
+
+
+def test_when_no_design_meets_the_target_the_coarsest_is_published_and_says_so():
+    definition = definition_from_dict(with_designs(share=0.01))
+    counted = [count_mart(d, lake(INCIDENTS), PEILDATUM) for d in designs_of(definition)]
+    chosen, (choice,) = choose_designs([counted], protect_alone)
+    assert not choice.met and choice.design == "wijk_jaar"
+    assert chosen[0] is counted[-1]
+    assert len(choice.tried) == len(DESIGNS)
+
+
+def test_an_earlier_release_of_the_same_values_fixes_the_design():
+    definition = definition_from_dict(with_designs(share=0.3))
+    counted = [count_mart(d, lake(EVEN), PEILDATUM) for d in designs_of(definition)]
+    chosen, (choice,) = choose_designs(
+        [counted], protect_alone, {definition.name: "buurt_maand"}
+    )
+    assert chosen[0] is counted[0] and choice.design == "buurt_maand"
+    with pytest.raises(MartError, match="no longer lists"):
+        choose_designs([counted], protect_alone, {definition.name: "buurt_week"})
+
+
+def test_a_mart_without_designs_is_published_as_it_is():
+    definition = definition_from_dict(copy.deepcopy(RAW))
+    counted = count_mart(definition, lake(INCIDENTS), PEILDATUM)
+    chosen, (choice,) = choose_designs([[counted]], protect_alone)
+    assert chosen == [counted] and choice.design is None and choice.met
