@@ -4,7 +4,10 @@ For each size a workspace gets a synthetic city, its deliveries are ingested wit
 Prefect (the same plain steps the flow runs), and the release of the default marts is
 counted, protected and audited. Printed per size: the time of each step, the protection's
 statistics, and the information loss per mart and measure: cells, hidden cells (primary
-and secondary apart), hidden mass (the sum of the hidden values) and the share hidden.
+and secondary apart), hidden mass (the sum of the hidden values) and the share hidden;
+per mart as published, udc's complements beside the proven cheapest ones where HiGHS
+proves an optimum within a generous budget, and what the cell key method would change
+instead (the share of cells perturbed, the mean absolute change).
 Then the growth exponent of protection time against residents (a least-squares fit of
 log time on log residents). Each size runs in its own process.
 """
@@ -77,6 +80,111 @@ def loss(built) -> list[dict]:
     return rows
 
 
+OPTIMUM_SECONDS = 30.0  # per component: generous beside udc's, too slow for a nightly run
+OPTIMUM_CELLS = 2_000
+
+
+def against_optimum(protected, counted) -> list[dict]:
+    """Per mart as published (its chosen design, on its own, without group links): udc's
+    complements beside the proven cheapest ones (``protection.optimal_patterns``), in the
+    components where HiGHS proves an optimum within the budget."""
+    import numpy as np
+
+    from udc.marts.protection import optimal_patterns
+    from udc.marts.protection import protect_release as protect_tables
+    from udc.marts.release import protection_table
+
+    rows = []
+    for built in protected.built:
+        if built.definition.protection != "suppression":
+            continue
+        item = next(c for c in counted if c.counts.definition.name == built.definition.name)
+        counts = next(
+            (c for c in item.designs if c.definition.design == built.definition.design),
+            item.counts,
+        )
+        tables = [protection_table(counts, t) for t in counts.measures]
+        ours = protect_tables(tables)
+        hidden = np.concatenate(ours.suppressed)
+        primary = np.concatenate(ours.primary)
+        values = np.concatenate([t.values for t in tables]).astype(float)
+        proven = udc_cells = udc_mass = best_cells = best_mass = unproven = 0
+        started = time.perf_counter()
+        small = sum(len(t.values) for t in tables) <= OPTIMUM_CELLS
+        for component, optimum in (
+            optimal_patterns(tables, time_limit=OPTIMUM_SECONDS) if small else []
+        ):
+            if optimum is None:
+                unproven += 1
+                continue
+            secondary = component[hidden[component] & ~primary[component]]
+            proven += 1
+            udc_cells += len(secondary)
+            udc_mass += float(values[secondary].sum())
+            best_cells += optimum.secondary
+            best_mass += optimum.secondary_mass
+        rows.append(
+            {
+                "mart": built.definition.name,
+                "design": built.definition.design.name if built.definition.design else None,
+                "components_proven": proven,
+                "components_unproven": unproven,
+                "udc_secondary": udc_cells,
+                "optimum_secondary": best_cells,
+                "udc_secondary_mass": udc_mass,
+                "optimum_secondary_mass": best_mass,
+                "cells_over_optimum": round(udc_cells / best_cells - 1, 3) if best_cells else None,
+                "mass_over_optimum": round(udc_mass / best_mass - 1, 3) if best_mass else None,
+                "seconds": round(time.perf_counter() - started, 1),
+            }
+        )
+    return rows
+
+
+def cell_key_loss(res, protected) -> list[dict]:
+    """Per mart as published (its chosen design), what the cell key method would change
+    instead of hiding: the share of cells it perturbs and the mean absolute change."""
+    import dataclasses as dc
+
+    import numpy as np
+
+    from udc.marts.build import count_mart
+    from udc.marts.cellkey import cell_keys, load_ptable, perturb
+
+    ptable = load_ptable()
+    rows = []
+    for built in protected.built:
+        definition = built.definition
+        if any(m.kind != "count" for m in definition.measures):
+            continue  # the p-table perturbs counts, not sums
+        chosen = protected.chosen[definition.name]
+        tables = {
+            source: res.lake.read(source, d.peildatum, list(definition.inputs[source]))
+            for source, d in chosen.items()
+        }
+        keyed = dc.replace(definition, protection="cell_key")
+        counts = count_mart(keyed, tables, protected.peildatum, res.record_key())
+        changed = cells = 0
+        change = 0.0
+        for table in counts.measures:
+            noisy = perturb(table.values, cell_keys(table.record_key_sums), ptable)
+            delta = np.abs(noisy.astype(float) - table.values)
+            changed += int((delta > 0).sum())
+            change += float(delta.sum())
+            cells += len(delta)
+        hidden = built.primary_suppressed + built.secondary_suppressed
+        rows.append(
+            {
+                "mart": definition.name,
+                "cells": cells,
+                "suppression_hidden_share": round(hidden / built.cells, 4),
+                "cell_key_changed_share": round(changed / cells, 4),
+                "cell_key_mean_absolute_change": round(change / cells, 4),
+            }
+        )
+    return rows
+
+
 def measure(workspace: Path, persons: int) -> dict:
     prepare_seconds = prepare(workspace, persons)
     from udc.workspace.publish import (
@@ -100,6 +208,8 @@ def measure(workspace: Path, persons: int) -> dict:
     audited = audit_release(res, protected)
     audit_seconds = time.perf_counter() - started
     measures = [row for built in protected.built for row in loss(built)]
+    optimum = against_optimum(protected, counted)
+    perturbed = cell_key_loss(res, protected)
     cells = sum(r["cells"] for r in measures)
     hidden = sum(r["hidden"] for r in measures)
     return {
@@ -120,6 +230,8 @@ def measure(workspace: Path, persons: int) -> dict:
             "hidden_mass": sum(r["hidden_mass"] for r in measures),
         },
         "measures": measures,
+        "against_optimum": optimum,
+        "cell_key": perturbed,
     }
 
 
@@ -160,6 +272,22 @@ def main(sizes: list[int]) -> None:
                 f"{row['cells']:>6,} hidden ({row['hidden_share']:6.1%}; {row['primary']:,} "
                 f"primary, {row['secondary']:,} secondary), mass {row['hidden_mass']:,} "
                 f"of {row['total_mass']:,}",
+                flush=True,
+            )
+        for row in result["against_optimum"]:
+            print(
+                f"    optimum {row['mart']:<28} in {row['components_proven']} proven "
+                f"component(s): udc {row['udc_secondary']} complements (mass "
+                f"{row['udc_secondary_mass']:,.0f}), optimum {row['optimum_secondary']} (mass "
+                f"{row['optimum_secondary_mass']:,.0f}); {row['components_unproven']} unproven",
+                flush=True,
+            )
+        for row in result["cell_key"]:
+            print(
+                f"    cell key {row['mart']:<27} would change {row['cell_key_changed_share']:.1%}"
+                f" of {row['cells']:,} cells (mean |change| "
+                f"{row['cell_key_mean_absolute_change']:.2f}) where suppression hides "
+                f"{row['suppression_hidden_share']:.1%}",
                 flush=True,
             )
     summary = {

@@ -433,7 +433,8 @@ def _designs(
         raise MartError(f"{mart}: [[designs]] must be a list of tables")
     by_name = {d.name: d for d in dimensions}
     # Cells another mart declares equal must be the same cells in both marts: a design may
-    # publish fewer areas of a linked measure, but not other categories.
+    # publish fewer areas of a linked measure, or only its total along a dimension (the
+    # other mart's total), but not other categories.
     linked = {d for m in measures if m.same_as for d in m.dimensions}
     designs = []
     for number, entry in enumerate(raw):
@@ -455,10 +456,10 @@ def _designs(
                 raise MartError(f"{where}.{dimension} must be one of {list(known)}")
             if how == COLLAPSE and not by_name[dimension].additive:
                 raise MartError(f"{where}.{dimension}: a non-additive dimension has no total")
-            if dimension in linked:
+            if dimension in linked and how != COLLAPSE:
                 raise MartError(
                     f"{where}.{dimension}: a measure declares its cells the same as another "
-                    "mart's along it, so its categories must stay as they are"
+                    "mart's along it, so its categories must stay as they are (or go: totaal)"
                 )
             coarsen[dimension] = str(how)
         designs.append(Design(name, area, MappingProxyType(coarsen)))

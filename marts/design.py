@@ -8,8 +8,9 @@ that they yield the coarser areas and categories, and the build counts distinct 
 those cells as it counts any mart. ``choose_designs`` then takes, per mart, the first
 design whose hidden share meets the mart's ``max_hidden_share``:
 
-- a design whose primary cells alone exceed the target is passed over without protecting
-  it (hidden cells are primary cells plus complements);
+- a design whose hidden cells must exceed the target is passed over without protecting
+  it (``hidden_floor``: its primary cells, plus the complements that lines holding a
+  single primary cell need at the least);
 - the others are protected on their own, finest first, until one meets the target;
 - when none does, the coarsest is published, and the choice says the target was missed.
 
@@ -21,11 +22,17 @@ tables that neither protection saw.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import math
+import os
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from types import MappingProxyType
 
-from udc.marts.build import MartCounts
+import numpy as np
+from scipy import sparse
+
+from udc.marts.build import MartCounts, MartTable
 from udc.marts.definitions import (
     COLLAPSE,
     GEOGRAPHY_LEVELS,
@@ -37,7 +44,9 @@ from udc.marts.definitions import (
     MartError,
     Measure,
 )
+from udc.marts.protection import ProtectionStats
 from udc.marts.release import protection_table
+from udc.marts.tables import table
 
 
 def _quoted(name: str) -> str:
@@ -96,8 +105,10 @@ def apply_design(definition: MartDefinition, design: Design) -> MartDefinition:
             values = _grouped_values(dimension, how)
             dimension = replace(dimension, values=values, groupings=MappingProxyType({}))
         dimensions.append(dimension)
+    # The table as defined keeps its own queries, and their own error messages.
+    as_defined = code == fine_code and not design.coarsen
     measures = tuple(
-        _measure(definition, measure, design, fine_code, code, collapsed)
+        measure if as_defined else _measure(definition, measure, design, fine_code, code, collapsed)
         for measure in definition.measures
     )
     return replace(
@@ -167,7 +178,7 @@ class DesignChoice:
     mart: str
     design: str | None  # None: the mart lists no designs
     target: float | None
-    hidden_share: float | None  # of the design as protected alone (None: not protected)
+    hidden_share: float | None  # as protected alone, then (``protect_designs``) in the release
     met: bool
     tried: tuple[tuple[str, float, str], ...] = ()
 
@@ -175,73 +186,140 @@ class DesignChoice:
         return {
             "design": self.design,
             "target": self.target,
-            "hidden_share_alone": self.hidden_share,
+            "hidden_share": self.hidden_share,
             "target_met": self.met,
             "tried": [{"design": d, "share": s, "found": f} for d, s, f in self.tried],
         }
 
 
 def primary_share(counts: MartCounts) -> float:
-    """The share of cells the primary rules hide (a floor under the hidden share)."""
+    """The share of cells the primary rules hide."""
     primary = sum(int(protection_table(counts, t).primary.sum()) for t in counts.measures)
     cells = sum(len(t.values) for t in counts.measures)
     return primary / cells if cells else 0.0
 
 
+def hidden_floor(counts: MartCounts) -> float:
+    """A share of cells any protection of the mart must hide at least: its primary cells,
+    and for the lines (relations) that hold exactly one of them, one more cell each; one
+    complement lies on at most as many lines as the most any cell lies on."""
+    hidden = cells = 0
+    for measure in counts.measures:
+        primary = protection_table(counts, measure).primary
+        relations = table(measure.grid, measure.hierarchies).relations
+        pattern = sparse.csr_array(relations != 0).astype(np.int64)
+        lonely = int(((pattern @ primary.astype(np.int64)) == 1).sum())
+        most_lines = int(pattern.sum(axis=0).max(initial=1)) or 1
+        hidden += int(primary.sum()) + math.ceil(lonely / most_lines)
+        cells += len(measure.values)
+    return hidden / cells if cells else 0.0
+
+
+def _choose(
+    designs: Sequence[MartCounts],
+    protect_alone: Callable[[MartCounts], float],
+    forced: Mapping[str, str],
+) -> tuple[MartCounts, DesignChoice]:
+    first = designs[0].definition
+    name = first.name
+    if first.design is None:
+        return designs[0], DesignChoice(name, None, None, None, True)
+    by_name = {c.definition.design.name: c for c in designs}  # type: ignore[union-attr]
+    if name in forced:
+        if forced[name] not in by_name:
+            raise MartError(
+                f"{name}: an earlier release of the same values was published in design "
+                f"{forced[name]}, which the definition no longer lists; a release in "
+                "another design would publish both"
+            )
+        return by_name[forced[name]], DesignChoice(
+            name, forced[name], first.max_hidden_share, None, True,
+            ((forced[name], 0.0, "as the earlier release of these values"),),
+        )  # fmt: skip
+    target = first.max_hidden_share
+    tried: list[tuple[str, float, str]] = []
+    pick, share, met = designs[-1], None, False
+    for counts in designs:
+        design = counts.definition.design
+        assert design is not None
+        if target is None or counts.definition.protection == "cell_key":
+            pick, met = counts, True
+            break
+        floor = hidden_floor(counts)
+        if floor > target:
+            tried.append((design.name, round(floor, 4), "its least protection exceeds the target"))
+            continue
+        alone = protect_alone(counts)
+        tried.append((design.name, round(alone, 4), "protected alone"))
+        if alone <= target:
+            pick, share, met = counts, alone, True
+            break
+        if counts is designs[-1]:
+            share = alone
+    design = pick.definition.design
+    assert design is not None
+    return pick, DesignChoice(name, design.name, target, share, met, tuple(tried))
+
+
 def choose_designs(
     candidates: Sequence[Sequence[MartCounts]],
-    protect_alone,
+    protect_alone: Callable[[MartCounts], float],
     forced: Mapping[str, str] | None = None,
 ) -> tuple[list[MartCounts], list[DesignChoice]]:
     """Per mart, the counts of the design to publish (see the module's rules).
     ``candidates``: per mart, its designs counted, finest first. ``protect_alone(counts)``
     gives the hidden share of one mart protected on its own. ``forced``: mart -> the design
-    an earlier release of the same values was published in."""
+    an earlier release of the same values was published in.
+
+    Marts are chosen for independently, so on several cores at once (HiGHS releases the
+    GIL); each choice is the same whichever finishes first."""
     forced = forced or {}
-    chosen, choices = [], []
-    for designs in candidates:
-        first = designs[0].definition
-        name = first.name
-        if first.design is None:
-            chosen.append(designs[0])
-            choices.append(DesignChoice(name, None, None, None, True))
-            continue
-        by_name = {c.definition.design.name: c for c in designs}  # type: ignore[union-attr]
-        if name in forced:
-            if forced[name] not in by_name:
-                raise MartError(
-                    f"{name}: an earlier release of the same values was published in design "
-                    f"{forced[name]}, which the definition no longer lists; a release in "
-                    "another design would publish both"
-                )
-            chosen.append(by_name[forced[name]])
-            choices.append(
-                DesignChoice(name, forced[name], first.max_hidden_share, None, True,
-                             ((forced[name], 0.0, "as the earlier release of these values"),))
-            )  # fmt: skip
-            continue
-        target = first.max_hidden_share
-        tried: list[tuple[str, float, str]] = []
-        pick, share, met = designs[-1], None, False
-        for counts in designs:
-            design = counts.definition.design
-            assert design is not None
-            if target is None or counts.definition.protection == "cell_key":
-                pick, met = counts, True
-                break
-            floor = primary_share(counts)
-            if floor > target:
-                tried.append((design.name, round(floor, 4), "primary cells exceed the target"))
+    workers = max(1, min(len(candidates), os.cpu_count() or 1))
+    with ThreadPoolExecutor(workers, thread_name_prefix="udc-design") as pool:
+        found = list(pool.map(lambda designs: _choose(designs, protect_alone, forced), candidates))
+    return [pick for pick, _ in found], [choice for _, choice in found]
+
+
+def _hidden_share(built: MartTable) -> float:
+    return (built.primary_suppressed + built.secondary_suppressed) / built.cells
+
+
+def protect_designs(
+    candidates: Sequence[Sequence[MartCounts]],
+    protect: Callable[[list[MartCounts]], tuple[list[MartTable], ProtectionStats]],
+    protect_alone: Callable[[MartCounts], float],
+    forced: Mapping[str, str] | None = None,
+) -> tuple[list[MartTable], ProtectionStats, list[DesignChoice]]:
+    """Choose the designs (``choose_designs``), then protect the release with them
+    (``protect``). Marts that share cells hide more together than each alone: a mart whose
+    share in the release exceeds its target moves on to its next design that may meet it,
+    and the release is protected again, until every mart meets its target or has no
+    coarser design left."""
+    forced = forced or {}
+    chosen, choices = choose_designs(candidates, protect_alone, forced)
+    while True:
+        built, stats = protect(chosen)
+        moved = False
+        for m, (designs, published) in enumerate(zip(candidates, built, strict=True)):
+            choice = choices[m]
+            target = choice.target
+            if choice.design is None or target is None or choice.mart in forced:
                 continue
-            alone = protect_alone(counts)
-            tried.append((design.name, round(alone, 4), "protected alone"))
-            if alone <= target:
-                pick, share, met = counts, alone, True
-                break
-            if counts is designs[-1]:
-                share = alone
-        design = pick.definition.design
-        assert design is not None
-        chosen.append(pick)
-        choices.append(DesignChoice(name, design.name, target, share, met, tuple(tried)))
-    return chosen, choices
+            share = _hidden_share(published)
+            at = next(i for i, c in enumerate(designs) if c is chosen[m])
+            later = (i for i in range(at + 1, len(designs)) if hidden_floor(designs[i]) <= target)
+            following = next(later, None) if share > target else None
+            if following is None:
+                choices[m] = replace(choice, hidden_share=round(share, 4), met=share <= target)
+                continue
+            tried = (
+                *choice.tried,
+                (choice.design, round(share, 4), "over the target in the release"),
+            )
+            chosen[m] = designs[following]
+            design = chosen[m].definition.design
+            assert design is not None
+            choices[m] = replace(choice, design=design.name, tried=tried)
+            moved = True
+        if not moved:
+            return built, stats, choices

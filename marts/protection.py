@@ -230,8 +230,9 @@ def _system(tables: Sequence[ProtectionTable], links: Sequence[CellLink]) -> _Sy
         chains,
         {
             int(a): float(m)
-            for a, m in enumerate(np.bincount(area_of_cell[area_of_cell >= 0],
-                                              weights=values[area_of_cell >= 0]))
+            for a, m in enumerate(
+                np.bincount(area_of_cell[area_of_cell >= 0], weights=values[area_of_cell >= 0])
+            )
         },
         _fixed(tables),
     )
@@ -313,9 +314,11 @@ def _solve(
     hidden: np.ndarray,
     whole: bool,
     binary: bool,
+    time_limit: float | None = None,
 ) -> list[np.ndarray] | None:
     """One program over ``window`` for ``demands``: a direction per demand (on the window's
-    cells), or None when the window admits none."""
+    cells), or None when the window admits none. With ``time_limit`` the program runs to
+    its optimum or that many seconds, instead of ``MIP_NODE_LIMIT`` nodes."""
     m, k = len(window), len(demands)
     position = np.full(len(system.values), -1)
     position[window] = np.arange(m)
@@ -377,11 +380,15 @@ def _solve(
         np.concatenate([upper_bound, np.ones(f) if binary else np.full(f, np.inf)]),
     )
     options = {"disp": False, "presolve": True}
-    if binary or whole:
+    if time_limit is not None:
+        options["time_limit"] = time_limit
+    elif binary or whole:
         options["node_limit"] = MIP_NODE_LIMIT
     result = optimize.milp(
         cost, constraints=constraints, integrality=integrality, bounds=bounds, options=options
     )
+    if time_limit is not None and result.status != 0:
+        return None  # no proven optimum within the time limit
     if result.x is None:
         return None
     flows = result.x[:n_flow]
@@ -389,9 +396,7 @@ def _solve(
             for d in range(k)]  # fmt: skip
 
 
-def _valid(
-    system: _System, window: np.ndarray, direction: np.ndarray, demand: _Demand
-) -> bool:
+def _valid(system: _System, window: np.ndarray, direction: np.ndarray, demand: _Demand) -> bool:
     """A direction checked against every relation, non-negativity and its demand."""
     vector = np.zeros(len(system.values))
     vector[window] = direction
@@ -467,9 +472,7 @@ def _still_needed(demand: _Demand, width: np.ndarray, certificates: _Certificate
     return certificates.fallen_apart(demand.target) < demand.amount - TOLERANCE
 
 
-def _box(
-    system: _System, demand: _Demand, hidden: np.ndarray, certificates: _Certificates
-) -> bool:
+def _box(system: _System, demand: _Demand, hidden: np.ndarray, certificates: _Certificates) -> bool:
     """Protect with the cheapest box of the cell's own table, if one is valid for the
     whole release (a box that moves a linked cell is not, unless its twin moves too)."""
     number = int(np.searchsorted(system.offsets, demand.target, side="right")) - 1
@@ -645,3 +648,52 @@ def protect_release(
         tuple(primary[offsets[i] : offsets[i + 1]] for i in range(len(tables))),
         stats,
     )
+
+
+@dataclass(frozen=True)
+class OptimalPattern:
+    """The proven cheapest complements of one component, for comparison (benchmarks)."""
+
+    cells: int  # of the component
+    primary: int
+    secondary: int
+    secondary_mass: float
+
+
+def optimal_patterns(
+    tables: Sequence[ProtectionTable], links: Sequence[CellLink] = (), time_limit: float = 60.0
+) -> list[tuple[np.ndarray, OptimalPattern | None]]:
+    """Per component with primary cells: its cells and the proven cheapest set of
+    complements (cost ``1 + value`` each) that lets every primary cell move as it must, in
+    one program for all its demands at once (Fischetti and Salazar's model); None where
+    HiGHS proves no optimum within ``time_limit`` seconds. Complements get no width of
+    their own here and group disclosure is left out, so the optimum is a floor under what
+    ``protect_release`` must hide in that component: the benchmark's yardstick, too slow
+    for a nightly run."""
+    system = _system(tables, links)
+    primary = np.concatenate([np.asarray(t.primary, dtype=bool) for t in tables])
+    upper = np.where(primary, np.concatenate([t.upper for t in tables]), 0.0)
+    lower = np.minimum(np.where(primary, np.concatenate([t.lower for t in tables]), 0.0),
+                       system.values)  # fmt: skip
+    _, labels = csgraph.connected_components(system.adjacency, directed=False)
+    found = []
+    for label in np.unique(labels[primary]):
+        component = np.flatnonzero(labels == label)
+        cells = component[primary[component]]
+        demands = [_Demand(int(c), float(upper[c]), True) for c in cells if upper[c] > 0]
+        demands += [_Demand(int(c), float(lower[c]), False) for c in cells if lower[c] > 0]
+        directions = _solve(
+            system, component, demands, primary, whole=True, binary=True, time_limit=time_limit
+        )
+        if directions is None:
+            found.append((component, None))
+            continue
+        moved = np.zeros(len(component), dtype=bool)
+        for direction in directions:
+            moved |= np.abs(direction) > TOLERANCE
+        secondary = component[moved & ~primary[component]]
+        found.append(
+            (component, OptimalPattern(len(component), len(cells), len(secondary),
+                                       float(system.values[secondary].sum())))
+        )  # fmt: skip
+    return found

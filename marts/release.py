@@ -214,18 +214,57 @@ def cells_shown(
     return joined.fill_null(False).to_numpy(), (~joined.fill_null(True)).to_numpy()
 
 
+def linked_marts(marts: Sequence[MartCounts]) -> set[str]:
+    """The marts of a release that share cells with another of its marts (``same_as``)."""
+    names = {c.definition.name for c in marts}
+    linked: set[str] = set()
+    for counts in marts:
+        for table in counts.measures:
+            target = (table.measure.same_as or "").split(".")[0]
+            if target in names and target != counts.definition.name:
+                linked |= {counts.definition.name, target}
+    return linked
+
+
+def _sum_stats(stats: Sequence[ProtectionStats]) -> ProtectionStats:
+    return ProtectionStats(
+        **{
+            f.name: sum(getattr(s, f.name) for s in stats)
+            for f in dataclasses.fields(ProtectionStats)
+        }
+    )
+
+
 def protect_marts(
     marts: Sequence[MartCounts],
     ptable_folders: Sequence[Path] = (),
     before: Mapping[tuple[str, str], tuple[np.ndarray, np.ndarray]] | None = None,
+    alone: Mapping[int, tuple[MartTable, ProtectionStats]] | None = None,
 ) -> tuple[list[MartTable], ProtectionStats]:
     """Protect the marts of one release together and assemble what analysts read. Marts
     under the cell key method are perturbed instead (``definitions`` forbids them to share
     cells with suppressed marts). ``before``: per (mart, measure) the cells that earlier
     releases of the same values hid and published (``cells_shown``): hidden again, and
-    never a complement, since the earlier release shows it."""
+    never a complement, since the earlier release shows it. ``alone``: per ``id`` of a
+    mart's counts, that mart already protected on its own; a mart that shares no cell with
+    another of the release and has no earlier release is independent of the others, so
+    that protection is its protection in the release."""
     before = before or {}
-    suppressed = [c for c in marts if c.definition.protection == "suppression"]
+    alone = alone or {}
+    linked = linked_marts(marts)
+    earlier = {mart for mart, _ in before}
+    reused = {
+        counts.definition.name: alone[id(counts)]
+        for counts in marts
+        if id(counts) in alone
+        and counts.definition.name not in linked | earlier
+        and counts.definition.protection == "suppression"
+    }
+    suppressed = [
+        c
+        for c in marts
+        if c.definition.protection == "suppression" and c.definition.name not in reused
+    ]
     tables = []
     for counts in suppressed:
         for t in counts.measures:
@@ -235,7 +274,7 @@ def protect_marts(
                 table = dataclasses.replace(table, hidden_before=hidden, published_before=published)
             tables.append(table)
     result = protect_release(tables, release_links(suppressed), release_groups(suppressed))
-    built: dict[str, MartTable] = {}
+    built: dict[str, MartTable] = {name: table for name, (table, _) in reused.items()}
     at = 0
     for counts in suppressed:
         n = len(counts.measures)
@@ -251,7 +290,8 @@ def protect_marts(
             except CellKeyError as exc:
                 raise MartError(f"{definition.name}: {exc}") from None
             built[definition.name] = _perturbed(counts, ptable)
-    return [built[c.definition.name] for c in marts], result.stats
+    stats = _sum_stats([result.stats, *(s for _, s in reused.values())])
+    return [built[c.definition.name] for c in marts], stats
 
 
 def build_mart(

@@ -25,7 +25,7 @@ from udc.marts.audit import (
 )
 from udc.marts.build import MartCounts, MartTable, count_mart, measure_fingerprints
 from udc.marts.definitions import MartDefinition, MartError
-from udc.marts.design import DesignChoice, choose_designs, designs_of
+from udc.marts.design import DesignChoice, designs_of, protect_designs
 from udc.marts.intervals import TableAudit
 from udc.marts.protection import ProtectionStats
 from udc.marts.release import protect_marts
@@ -387,20 +387,22 @@ def protect_release(
         for release in earlier_releases(res.store, name, peildatum)
     ]
     ptables = [res.workspace.root / "config" / "ptables"]
+    alone: dict[int, tuple[MartTable, ProtectionStats]] = {}
 
     def protect_alone(counts: MartCounts) -> float:
-        (built,), _ = protect_marts([counts], ptables)
+        (built,), stats = protect_marts([counts], ptables)
+        alone[id(counts)] = (built, stats)
         return (built.primary_suppressed + built.secondary_suppressed) / built.cells
 
     try:
         with timed(seconds, "protect", spans):
-            counts, choices = choose_designs(
+            built, stats, choices = protect_designs(
                 [c.designs or (c.counts,) for c in counted],
+                lambda counts: protect_marts(
+                    counts, ptables, shown_before(counts, fingerprints, earlier), alone
+                ),
                 protect_alone,
                 earlier_designs(names, fingerprints, earlier),
-            )
-            built, stats = protect_marts(
-                counts, ptables, shown_before(counts, fingerprints, earlier)
             )
     except MartError as exc:
         raise StepFailed(

@@ -114,7 +114,8 @@ def test_marts_read_with_duckdb_polars_and_pyarrow(city):
     via_duckdb = duckdb.sql(f"select * from read_parquet('{path}')").to_arrow_table()
     via_polars = pl.read_parquet(path)
     via_pyarrow = pq.read_table(path)
-    assert via_duckdb.num_rows == via_polars.height == via_pyarrow.num_rows > 100
+    # A city of 3,000: bevolking_buurt is published per wijk (its design), 13 areas x 7.
+    assert via_duckdb.num_rows == via_polars.height == via_pyarrow.num_rows >= 13 * 7
     metadata = pq.read_schema(path).metadata
     assert metadata[b"udc.mart"] == b"bevolking_buurt"
     assert (

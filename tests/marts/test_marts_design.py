@@ -18,7 +18,14 @@ from udc.marts.definitions import (
     definition_from_dict,
     load_definitions,
 )
-from udc.marts.design import apply_design, choose_designs, designs_of, primary_share
+from udc.marts.design import (
+    apply_design,
+    choose_designs,
+    designs_of,
+    hidden_floor,
+    primary_share,
+    protect_designs,
+)
 from udc.marts.release import protect_marts
 
 PEILDATUM = date(2026, 11, 1)
@@ -123,15 +130,28 @@ def test_designs_are_read_and_checked():
         definition_from_dict(raw)
 
 
-def test_a_dimension_another_mart_shares_cells_along_cannot_be_coarsened():
+def test_a_dimension_another_mart_shares_cells_along_cannot_be_regrouped(tmp_path):
     definitions = load_definitions()
     raw = tomllib.loads((PACKAGED_DEFINITIONS / "bijstand_buurt.toml").read_text())
-    raw["designs"] = [{"name": "fijn"}, {"name": "grof", "leeftijdsklasse": "totaal"}]
+    raw["dimensions"]["leeftijdsklasse"]["groupings"] = {"breed": {"0-24": ["0-14", "15-24"]}}
+    raw["designs"] = [{"name": "fijn"}, {"name": "grof", "leeftijdsklasse": "breed"}]
     with pytest.raises(MartError, match="must stay as they are"):
         definition_from_dict(raw)
-    # Fewer areas are fine: the wijk cells are still the same cells as bevolking_buurt's.
-    raw["designs"] = [{"name": "fijn"}, {"name": "wijk", "area": "wijk"}]
+    # Fewer areas, or only the total, are fine: still cells of bevolking_buurt.
+    raw["designs"] = [
+        {"name": "fijn"},
+        {"name": "wijk", "area": "wijk", "leeftijdsklasse": "totaal"},
+    ]
     assert definition_from_dict(raw).designs[1].area == "wijk"
+    # bevolking_buurt may not regroup or drop what bijstand_buurt's inwoners count along.
+    bevolking = (PACKAGED_DEFINITIONS / "bevolking_buurt.toml").read_text()
+    folder = tmp_path / "marts"
+    folder.mkdir()
+    (folder / "bevolking_buurt.toml").write_text(
+        bevolking + '\n[[designs]]\nname = "grof"\nleeftijdsklasse = "totaal"\n'
+    )
+    with pytest.raises(MartError, match="along which this measure's cells are its cells"):
+        load_definitions(folder)
     assert "bijstand_buurt" in definitions
 
 
@@ -209,14 +229,17 @@ EVEN = [
 def test_the_first_design_that_meets_the_target_is_chosen():
     definition = definition_from_dict(with_designs(share=0.3))
     counted = [count_mart(d, lake(EVEN), PEILDATUM) for d in designs_of(definition)]
-    shares = [primary_share(c) for c in counted]
-    assert shares[0] == 0.75 and shares[1] > 0.3  # passed over without protecting them
+    assert primary_share(counted[0]) == 0.75
+    floors = [hidden_floor(c) for c in counted]
+    assert floors[0] >= 0.75 and floors[1] > 0.3  # passed over without protecting them
+    # A floor: no design hides fewer cells than it says.
+    assert all(f <= protect_alone(c) for f, c in zip(floors, counted, strict=True))
     chosen, (choice,) = choose_designs([counted], protect_alone)
     assert choice.met and choice.design == "wijk_kwartaal_hoofdgroep"
     assert chosen[0] is counted[2]
     assert choice.tried == (
-        ("buurt_maand", 0.75, "primary cells exceed the target"),
-        ("buurt_kwartaal", round(shares[1], 4), "primary cells exceed the target"),
+        ("buurt_maand", round(floors[0], 4), "its least protection exceeds the target"),
+        ("buurt_kwartaal", round(floors[1], 4), "its least protection exceeds the target"),
         ("wijk_kwartaal_hoofdgroep", 0.25, "protected alone"),
     )
     assert choice.hidden_share == 0.25
@@ -240,9 +263,7 @@ def test_when_no_design_meets_the_target_the_coarsest_is_published_and_says_so()
 def test_an_earlier_release_of_the_same_values_fixes_the_design():
     definition = definition_from_dict(with_designs(share=0.3))
     counted = [count_mart(d, lake(EVEN), PEILDATUM) for d in designs_of(definition)]
-    chosen, (choice,) = choose_designs(
-        [counted], protect_alone, {definition.name: "buurt_maand"}
-    )
+    chosen, (choice,) = choose_designs([counted], protect_alone, {definition.name: "buurt_maand"})
     assert chosen[0] is counted[0] and choice.design == "buurt_maand"
     with pytest.raises(MartError, match="no longer lists"):
         choose_designs([counted], protect_alone, {definition.name: "buurt_week"})
@@ -253,3 +274,34 @@ def test_a_mart_without_designs_is_published_as_it_is():
     counted = count_mart(definition, lake(INCIDENTS), PEILDATUM)
     chosen, (choice,) = choose_designs([[counted]], protect_alone)
     assert chosen == [counted] and choice.design is None and choice.met
+
+
+def test_a_mart_over_its_target_in_the_release_moves_on_to_its_next_design():
+    """Marts that share cells may hide more together than alone: here the release hides
+    every cell of the design protected alone, so the next design is protected in turn."""
+    import numpy as np
+
+    from udc.marts.build import assemble_mart
+
+    definition = definition_from_dict(with_designs(share=0.3))
+    counted = [count_mart(d, lake(EVEN), PEILDATUM) for d in designs_of(definition)]
+    releases = []
+
+    def protect(chosen):
+        releases.append([c.definition.design.name for c in chosen])
+        built, stats = protect_marts(chosen)
+        if chosen[0] is counted[2]:  # what a linked mart might make of it
+            everything = [np.ones(len(t.values), dtype=bool) for t in chosen[0].measures]
+            built = [assemble_mart(chosen[0], everything, everything)]
+        return built, stats
+
+    built, _, (choice,) = protect_designs([counted], protect, protect_alone)
+    assert releases == [["wijk_kwartaal_hoofdgroep"], ["wijk_jaar"]]
+    assert choice.design == "wijk_jaar" and choice.met and choice.hidden_share == 0.0
+    assert choice.tried[-1] == ("wijk_kwartaal_hoofdgroep", 1.0, "over the target in the release")
+    assert built[0].definition.design.name == "wijk_jaar"
+    # No coarser design left: the release's share is reported, and the target missed.
+    releases.clear()
+    _, _, (choice,) = protect_designs([counted[:3]], protect, protect_alone)
+    assert releases == [["wijk_kwartaal_hoofdgroep"]]
+    assert not choice.met and choice.hidden_share == 1.0

@@ -640,3 +640,21 @@ def test_random_tables_keep_every_interval_against_the_attack(t, whole_groups):
     result = protect_and_check([t])
     hidden = result.suppressed[0]
     assert not (hidden & (t.values == 0)).any()
+
+
+def test_the_proven_optimum_of_one_small_cell_is_its_cheapest_rectangle():
+    """The benchmark's yardstick: one program for the whole component, proven optimal."""
+    from udc.marts.protection import optimal_patterns
+
+    t, rectangle = small_cell_and_its_rectangle()
+    ((component, optimum),) = optimal_patterns([t])
+    assert len(component) == len(t.values) and optimum is not None
+    assert (optimum.primary, optimum.secondary) == (1, 3)
+    assert optimum.secondary_mass == t.values[rectangle & ~t.primary].sum() == 12 + 14 + 11
+    # It is a floor under protect_release's complements.
+    hidden = protect_release([t]).suppressed[0]
+    assert (hidden & ~t.primary).sum() >= optimum.secondary
+    # Two small cells in one row share complements: fewer than two rectangles' worth.
+    two = grid({"a": [3, 4, 15], "b": [14, 11, 20], "c": [16, 18, 13]}, "xyz")
+    ((_, both),) = optimal_patterns([two])
+    assert both is not None and both.primary == 2 and both.secondary < 6

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date
 
 import numpy as np
@@ -125,3 +126,27 @@ def test_a_sum_cell_must_move_what_the_p_percent_rule_asks_and_p_percent_of_itse
     assert protected.upper.tolist() == [500, 100, 0, 30, 0]
     assert protected.lower.tolist() == [500, 100, 0, 30, 0]
     assert protected.secondary_width == 0
+
+
+def test_a_mart_protected_alone_is_reused_only_when_it_shares_no_cell():
+    """bijstand_buurt's inwoners are bevolking_buurt's cells: those two are protected
+    together whatever was protected alone; a mart linked to none keeps its own result."""
+    from udc.marts.release import linked_marts
+
+    bevolking, bijstand = counted("bevolking_buurt"), counted("bijstand_buurt")
+    assert linked_marts([bevolking, bijstand]) == {"bevolking_buurt", "bijstand_buurt"}
+    assert linked_marts([bijstand]) == set()
+    together, _ = protect_marts([bevolking, bijstand])
+    (alone_bijstand,), alone_stats = protect_marts([bijstand])
+    marker = alone_bijstand.frame.with_columns(pl.lit("alone").alias("marker"))
+    stale = (dataclasses.replace(alone_bijstand, frame=marker), alone_stats)
+    reused, _ = protect_marts([bevolking, bijstand], alone={id(bijstand): stale})
+    assert "marker" not in reused[1].frame.columns  # linked: protected again, together
+    assert [t.frame.equals(u.frame) for t, u in zip(together, reused, strict=True)] == [True] * 2
+    (only,), stats = protect_marts([bijstand], alone={id(bijstand): stale})
+    assert "marker" in only.frame.columns and stats == alone_stats
+    # An earlier release of the same values: protected again, from what it showed.
+    before = {("bijstand_buurt", "ontvangers"): (np.zeros(len(bijstand.measures[0].values),
+                                                          dtype=bool),) * 2}  # fmt: skip
+    (again,), _ = protect_marts([bijstand], before=before, alone={id(bijstand): stale})
+    assert "marker" not in again.frame.columns
