@@ -108,14 +108,13 @@ def against_optimum(protected, counted) -> list[dict]:
         hidden = np.concatenate(ours.suppressed)
         primary = np.concatenate(ours.primary)
         values = np.concatenate([t.values for t in tables]).astype(float)
-        proven = udc_cells = udc_mass = best_cells = best_mass = unproven = 0
+        proven = udc_cells = udc_mass = best_cells = best_mass = unproven = too_big = 0
         started = time.perf_counter()
-        small = sum(len(t.values) for t in tables) <= OPTIMUM_CELLS
-        for component, optimum in (
-            optimal_patterns(tables, time_limit=OPTIMUM_SECONDS) if small else []
-        ):
+        patterns = optimal_patterns(tables, time_limit=OPTIMUM_SECONDS, max_cells=OPTIMUM_CELLS)
+        for component, optimum in patterns:
             if optimum is None:
-                unproven += 1
+                too_big += len(component) > OPTIMUM_CELLS
+                unproven += len(component) <= OPTIMUM_CELLS
                 continue
             secondary = component[hidden[component] & ~primary[component]]
             proven += 1
@@ -129,6 +128,7 @@ def against_optimum(protected, counted) -> list[dict]:
                 "design": built.definition.design.name if built.definition.design else None,
                 "components_proven": proven,
                 "components_unproven": unproven,
+                "components_not_attempted": too_big,
                 "udc_secondary": udc_cells,
                 "optimum_secondary": best_cells,
                 "udc_secondary_mass": udc_mass,
@@ -279,7 +279,8 @@ def main(sizes: list[int]) -> None:
                 f"    optimum {row['mart']:<28} in {row['components_proven']} proven "
                 f"component(s): udc {row['udc_secondary']} complements (mass "
                 f"{row['udc_secondary_mass']:,.0f}), optimum {row['optimum_secondary']} (mass "
-                f"{row['optimum_secondary_mass']:,.0f}); {row['components_unproven']} unproven",
+                f"{row['optimum_secondary_mass']:,.0f}); {row['components_unproven']} unproven, "
+                f"{row['components_not_attempted']} over {OPTIMUM_CELLS:,} cells not attempted",
                 flush=True,
             )
         for row in result["cell_key"]:

@@ -661,12 +661,16 @@ class OptimalPattern:
 
 
 def optimal_patterns(
-    tables: Sequence[ProtectionTable], links: Sequence[CellLink] = (), time_limit: float = 60.0
+    tables: Sequence[ProtectionTable],
+    links: Sequence[CellLink] = (),
+    time_limit: float = 60.0,
+    max_cells: int | None = None,
 ) -> list[tuple[np.ndarray, OptimalPattern | None]]:
     """Per component with primary cells: its cells and the proven cheapest set of
     complements (cost ``1 + value`` each) that lets every primary cell move as it must, in
     one program for all its demands at once (Fischetti and Salazar's model); None where
-    HiGHS proves no optimum within ``time_limit`` seconds. Complements get no width of
+    HiGHS proves no optimum within ``time_limit`` seconds, or the component has more than
+    ``max_cells`` cells (not attempted). Complements get no width of
     their own here and group disclosure is left out, so the optimum is a floor under what
     ``protect_release`` must hide in that component: the benchmark's yardstick, too slow
     for a nightly run."""
@@ -679,6 +683,9 @@ def optimal_patterns(
     found = []
     for label in np.unique(labels[primary]):
         component = np.flatnonzero(labels == label)
+        if max_cells is not None and len(component) > max_cells:
+            found.append((component, None))
+            continue
         cells = component[primary[component]]
         demands = [_Demand(int(c), float(upper[c]), True) for c in cells if upper[c] > 0]
         demands += [_Demand(int(c), float(lower[c]), False) for c in cells if lower[c] > 0]
