@@ -11,7 +11,8 @@ design whose hidden share meets the mart's ``max_hidden_share``:
 - a design whose hidden cells must exceed the target is passed over without protecting
   it (``hidden_floor``: its primary cells, plus the complements that lines holding a
   single primary cell need at the least);
-- the others are protected on their own, finest first, until one meets the target;
+- the others are protected on their own, finest first, until one meets the target; the
+  protection of a design stops as soon as it hides more than the target allows;
 - when none does, the coarsest is published, and the choice says the target was missed.
 
 A design never weakens protection: the chosen designs are protected together and audited
@@ -217,7 +218,7 @@ def hidden_floor(counts: MartCounts) -> float:
 
 def _choose(
     designs: Sequence[MartCounts],
-    protect_alone: Callable[[MartCounts], float],
+    protect_alone: Callable[[MartCounts, float | None], float],
     forced: Mapping[str, str],
 ) -> tuple[MartCounts, DesignChoice]:
     first = designs[0].definition
@@ -249,12 +250,14 @@ def _choose(
         if floor > target:
             tried.append((design.name, round(floor, 4), "its least protection exceeds the target"))
             continue
-        alone = protect_alone(counts)
-        tried.append((design.name, round(alone, 4), "protected alone"))
+        last = counts is designs[-1]
+        alone = protect_alone(counts, None if last else target)
+        found = "protected alone" if alone <= target or last else "protected alone until over it"
+        tried.append((design.name, round(alone, 4), found))
         if alone <= target:
             pick, share, met = counts, alone, True
             break
-        if counts is designs[-1]:
+        if last:
             share = alone
     design = pick.definition.design
     assert design is not None
@@ -263,13 +266,15 @@ def _choose(
 
 def choose_designs(
     candidates: Sequence[Sequence[MartCounts]],
-    protect_alone: Callable[[MartCounts], float],
+    protect_alone: Callable[[MartCounts, float | None], float],
     forced: Mapping[str, str] | None = None,
 ) -> tuple[list[MartCounts], list[DesignChoice]]:
     """Per mart, the counts of the design to publish (see the module's rules).
-    ``candidates``: per mart, its designs counted, finest first. ``protect_alone(counts)``
-    gives the hidden share of one mart protected on its own. ``forced``: mart -> the design
-    an earlier release of the same values was published in.
+    ``candidates``: per mart, its designs counted, finest first. ``protect_alone(counts,
+    stop_over)`` gives the hidden share of one mart protected on its own; given a share,
+    it may stop as soon as it hides more than that and give the share it reached (a
+    design passed over needs no complete protection). ``forced``: mart -> the design an
+    earlier release of the same values was published in.
 
     Marts are chosen for independently, so on several cores at once (HiGHS releases the
     GIL); each choice is the same whichever finishes first."""
@@ -287,7 +292,7 @@ def _hidden_share(built: MartTable) -> float:
 def protect_designs(
     candidates: Sequence[Sequence[MartCounts]],
     protect: Callable[[list[MartCounts]], tuple[list[MartTable], ProtectionStats]],
-    protect_alone: Callable[[MartCounts], float],
+    protect_alone: Callable[[MartCounts, float | None], float],
     forced: Mapping[str, str] | None = None,
 ) -> tuple[list[MartTable], ProtectionStats, list[DesignChoice]]:
     """Choose the designs (``choose_designs``), then protect the release with them

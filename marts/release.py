@@ -240,6 +240,7 @@ def protect_marts(
     ptable_folders: Sequence[Path] = (),
     before: Mapping[tuple[str, str], tuple[np.ndarray, np.ndarray]] | None = None,
     alone: Mapping[int, tuple[MartTable, ProtectionStats]] | None = None,
+    max_hidden: int | None = None,
 ) -> tuple[list[MartTable], ProtectionStats]:
     """Protect the marts of one release together and assemble what analysts read. Marts
     under the cell key method are perturbed instead (``definitions`` forbids them to share
@@ -248,7 +249,8 @@ def protect_marts(
     never a complement, since the earlier release shows it. ``alone``: per ``id`` of a
     mart's counts, that mart already protected on its own; a mart that shares no cell with
     another of the release and has no earlier release is independent of the others, so
-    that protection is its protection in the release."""
+    that protection is its protection in the release. ``max_hidden``: as for
+    ``protect_release``, over the suppressed marts not reused."""
     before = before or {}
     alone = alone or {}
     linked = linked_marts(marts)
@@ -273,7 +275,9 @@ def protect_marts(
                 hidden, published = before[(counts.definition.name, t.measure.name)]
                 table = dataclasses.replace(table, hidden_before=hidden, published_before=published)
             tables.append(table)
-    result = protect_release(tables, release_links(suppressed), release_groups(suppressed))
+    result = protect_release(
+        tables, release_links(suppressed), release_groups(suppressed), max_hidden
+    )
     built: dict[str, MartTable] = {name: table for name, (table, _) in reused.items()}
     at = 0
     for counts in suppressed:

@@ -8,6 +8,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import json
+import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -27,7 +28,7 @@ from udc.marts.build import MartCounts, MartTable, count_mart, measure_fingerpri
 from udc.marts.definitions import MartDefinition, MartError
 from udc.marts.design import DesignChoice, designs_of, protect_designs
 from udc.marts.intervals import TableAudit
-from udc.marts.protection import ProtectionStats
+from udc.marts.protection import HiddenLimitReached, ProtectionStats
 from udc.marts.release import protect_marts
 from udc.marts.tables import DisclosureError
 from udc.sources.contracts import Contract
@@ -389,8 +390,13 @@ def protect_release(
     ptables = [res.workspace.root / "config" / "ptables"]
     alone: dict[int, tuple[MartTable, ProtectionStats]] = {}
 
-    def protect_alone(counts: MartCounts) -> float:
-        (built,), stats = protect_marts([counts], ptables)
+    def protect_alone(counts: MartCounts, stop_over: float | None) -> float:
+        cells = sum(len(t.values) for t in counts.measures)
+        limit = None if stop_over is None else math.floor(stop_over * cells)
+        try:
+            (built,), stats = protect_marts([counts], ptables, max_hidden=limit)
+        except HiddenLimitReached as stopped:
+            return stopped.hidden / cells
         alone[id(counts)] = (built, stats)
         return (built.primary_suppressed + built.secondary_suppressed) / built.cells
 

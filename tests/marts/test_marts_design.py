@@ -26,6 +26,7 @@ from udc.marts.design import (
     primary_share,
     protect_designs,
 )
+from udc.marts.protection import HiddenLimitReached
 from udc.marts.release import protect_marts
 
 PEILDATUM = date(2026, 11, 1)
@@ -209,7 +210,7 @@ def test_a_design_keeps_the_fingerprint_of_the_values_it_coarsens():
     assert coarse.name == definition.name and coarse.designs == ()
 
 
-def protect_alone(counts) -> float:
+def protect_alone(counts, stop_over=None) -> float:
     (built,), _ = protect_marts([counts])
     return (built.primary_suppressed + built.secondary_suppressed) / built.cells
 
@@ -248,7 +249,33 @@ def test_the_first_design_that_meets_the_target_is_chosen():
     counted = [count_mart(d, lake(EVEN), PEILDATUM) for d in designs_of(stricter)]
     _, (choice,) = choose_designs([counted], protect_alone)
     assert choice.met and choice.design == "wijk_jaar" and choice.hidden_share == 0.0
-    assert [t[2] for t in choice.tried][2:] == ["protected alone", "protected alone"]
+    assert [t[2] for t in choice.tried][2:] == ["protected alone until over it", "protected alone"]
+
+
+def protect_alone_until(counts, stop_over=None) -> float:
+    """As the workspace protects a design alone: stopped once it hides more than allowed."""
+    cells = sum(len(t.values) for t in counts.measures)
+    limit = None if stop_over is None else int(stop_over * cells)
+    try:
+        (built,), _ = protect_marts([counts], max_hidden=limit)
+    except HiddenLimitReached as stopped:
+        return stopped.hidden / cells
+    return (built.primary_suppressed + built.secondary_suppressed) / built.cells
+
+
+@pytest.mark.parametrize("share", [0.2, 0.3])
+def test_stopping_a_design_over_its_target_early_chooses_as_protecting_it_whole(share):
+    definition = definition_from_dict(with_designs(share=share))
+    counted = [count_mart(d, lake(EVEN), PEILDATUM) for d in designs_of(definition)]
+    whole, (expected,) = choose_designs([counted], protect_alone)
+    early, (choice,) = choose_designs([counted], protect_alone_until)
+    assert early == whole and choice.design == expected.design
+    assert choice.hidden_share == expected.hidden_share
+    stopped = [found == "protected alone until over it" for _, _, found in choice.tried]
+    assert any(stopped) == (share == 0.2)  # wijk_kwartaal_hoofdgroep hides 25% whole
+    for (design, reached, found), (_, full, _) in zip(choice.tried, expected.tried, strict=True):
+        if found == "protected alone until over it":
+            assert share < reached <= full, design
 
 
 def test_when_no_design_meets_the_target_the_coarsest_is_published_and_says_so():

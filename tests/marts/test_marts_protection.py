@@ -26,6 +26,7 @@ from udc.marts.intervals import PublishedTable, audit_release
 from udc.marts.protection import (
     CellLink,
     GroupLink,
+    HiddenLimitReached,
     ProtectionTable,
     ReleaseProtection,
     protect_release,
@@ -359,6 +360,24 @@ def test_the_rectangle_through_one_small_cell_keeps_every_requirement():
 def test_one_small_cell_costs_no_more_than_the_cheapest_safe_rectangle():
     t, rectangle = small_cell_and_its_rectangle()
     assert protect_release([t]).suppressed[0].sum() <= rectangle.sum()
+
+
+def test_a_limit_on_hidden_cells_stops_protection_only_once_it_is_passed():
+    t = grid({"a": [3, 12, 15], "b": [14, 11, 2], "c": [16, 18, 13]}, "xyz")
+    full = protect_release([t])
+    hidden = int(full.suppressed[0].sum())
+    assert hidden > t.primary.sum()  # complements were needed
+    # A limit it stays within changes nothing.
+    within = protect_release([t], max_hidden=hidden)
+    assert np.array_equal(within.suppressed[0], full.suppressed[0])
+    # A lower limit stops it, and it says how far it got: past the limit.
+    with pytest.raises(HiddenLimitReached) as stopped:
+        protect_release([t], max_hidden=hidden - 1)
+    assert hidden - 1 < stopped.value.hidden <= hidden
+    # Primary cells alone over the limit stop it before any program runs.
+    with pytest.raises(HiddenLimitReached) as stopped:
+        protect_release([t], max_hidden=int(t.primary.sum()) - 1)
+    assert stopped.value.hidden == t.primary.sum()
 
 
 @pytest.mark.parametrize("along", ["row", "column"])
