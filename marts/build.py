@@ -500,19 +500,31 @@ class MartCounts:
     measures: tuple[MeasureCounts, ...]
 
 
+def counting_connection(
+    definition: MartDefinition, tables: Mapping[str, pl.DataFrame], peildatum: date
+) -> duckdb.DuckDBPyConnection:
+    """The restricted connection ``count_mart`` counts in, for callers that count several
+    designs of one mart over the same inputs (they close it)."""
+    return _connection(definition, tables, peildatum)
+
+
 def count_mart(
     definition: MartDefinition,
     tables: Mapping[str, pl.DataFrame],
     peildatum: date,
     record_key: bytes | None = None,
+    con: duckdb.DuckDBPyConnection | None = None,
 ) -> MartCounts:
     """Run the measure queries over the mart's allowed inputs and count distinct units over
     the full grid. A mart under the cell key method needs ``record_key``, the secret its
-    units' record keys are derived under (``cellkey.record_keys``). Raises ``MartError``
+    units' record keys are derived under (``cellkey.record_keys``). ``con``: a
+    ``counting_connection`` of these inputs to count in (left open). Raises ``MartError``
     for a bad definition or input."""
     if definition.protection == "cell_key" and record_key is None:
         raise MartError(f"{definition.name}: the cell key method needs the record key secret")
-    con = _connection(definition, tables, peildatum)
+    own = con is None
+    if con is None:
+        con = _connection(definition, tables, peildatum)
     counts, unplaced = {}, {}
     try:
         for measure in definition.measures:
@@ -520,7 +532,8 @@ def count_mart(
                 con, definition, measure, record_key
             )
     finally:
-        con.close()
+        if own:
+            con.close()
     geography = _geography(definition, tables[GEOGRAPHY_SOURCE])
     level_map = _level_map(definition, geography)
     domains = _domains(definition, counts)

@@ -24,9 +24,9 @@ from udc.marts.audit import (
     release_input,
     shown_before,
 )
-from udc.marts.build import MartCounts, MartTable, count_mart, measure_fingerprints
+from udc.marts.build import MartCounts, MartTable, measure_fingerprints
 from udc.marts.definitions import MartDefinition, MartError
-from udc.marts.design import DesignChoice, designs_of, protect_designs
+from udc.marts.design import DesignChoice, count_designs, protect_designs
 from udc.marts.intervals import TableAudit
 from udc.marts.protection import HiddenLimitReached, ProtectionStats
 from udc.marts.release import protect_marts
@@ -356,10 +356,7 @@ def count_for_release(res: Resources, peildatum: dt.date, name: str) -> CountedM
         }
     try:
         with timed(seconds, "mart_count"):
-            designs = tuple(
-                count_mart(design, tables, peildatum, res.record_key())
-                for design in designs_of(definition)
-            )
+            designs = count_designs(definition, tables, peildatum, res.record_key())
     except MartError as exc:
         raise StepFailed(
             _failed([name], peildatum, f"not built: {exc}; the last published version stays")

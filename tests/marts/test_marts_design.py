@@ -7,6 +7,7 @@ import copy
 import tomllib
 from datetime import date
 
+import numpy as np
 import polars as pl
 import pytest
 
@@ -21,6 +22,7 @@ from udc.marts.definitions import (
 from udc.marts.design import (
     apply_design,
     choose_designs,
+    count_designs,
     designs_of,
     hidden_floor,
     primary_share,
@@ -201,6 +203,28 @@ def test_coarser_designs_count_the_same_incidents_in_bigger_cells():
     assert cells(year)[("GM9999", TOTAL)] == 15
     # The fine table's totals are the same counts.
     assert cells(fine)[("GM9999", TOTAL, TOTAL)] == 15
+
+
+def test_designs_counted_together_count_as_each_design_alone():
+    definition = definition_from_dict(with_designs())
+    alone = [count_mart(d, lake(INCIDENTS), PEILDATUM) for d in designs_of(definition)]
+    together = count_designs(definition, lake(INCIDENTS), PEILDATUM)
+    assert [c.definition.design for c in together] == [c.definition.design for c in alone]
+    for a, b in zip(alone, together, strict=True):
+        for x, y in zip(a.measures, b.measures, strict=True):
+            assert x.grid.equals(y.grid) and np.array_equal(x.values, y.values)
+            assert x.unplaced == y.unplaced
+
+
+def test_a_broken_query_reads_the_same_with_designs():
+    raw = with_designs()
+    raw["measures"][0]["sql"] = "SELECT nope FROM politie_incidenten"
+    definition = definition_from_dict(raw)
+    with pytest.raises(MartError) as alone:
+        count_mart(designs_of(definition)[0], lake(INCIDENTS), PEILDATUM)
+    with pytest.raises(MartError) as together:
+        count_designs(definition, lake(INCIDENTS), PEILDATUM)
+    assert str(together.value) == str(alone.value)
 
 
 def test_a_design_keeps_the_fingerprint_of_the_values_it_coarsens():
