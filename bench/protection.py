@@ -255,8 +255,10 @@ def main(sizes: list[int]) -> None:
         workspace = ROOT / f"bench-workspace-{persons}"
         completed = subprocess.run(
             [sys.executable, __file__, "--child", str(persons), "--workspace", str(workspace)],
-            check=True, capture_output=True, text=True,
+            capture_output=True, text=True,
         )  # fmt: skip
+        if completed.returncode:
+            sys.exit(f"{persons:,} residents failed:\n{completed.stderr[-4000:]}")
         result = json.loads(completed.stdout.strip().splitlines()[-1])
         results.append(result)
         release = result["release"]

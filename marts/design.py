@@ -208,8 +208,15 @@ def count_designs(
             except (duckdb.Error, ValueError):
                 continue
             fine[measure.name] = relation
+        # The counts carry each design's definition as it stands alone: its queries do not
+        # name the temporary tables, which die with the connection.
         return tuple(
-            count_mart(apply_design(definition, design, fine), tables, peildatum, record_key, con)
+            replace(
+                count_mart(
+                    apply_design(definition, design, fine), tables, peildatum, record_key, con
+                ),
+                definition=apply_design(definition, design),
+            )
             for design in definition.designs
         )
     finally:
