@@ -142,11 +142,13 @@ def measure_fingerprints(definition: MartDefinition, deliveries: Sequence[str]) 
     return found
 
 
-def _connection(
+def counting_connection(
     definition: MartDefinition, tables: Mapping[str, pl.DataFrame], peildatum: date
 ) -> duckdb.DuckDBPyConnection:
     """A fresh in-memory database that holds only the allowed columns of the allowed sources
-    and cannot reach files, other databases or Python variables."""
+    and cannot reach files, other databases or Python variables: where ``count_mart``
+    counts, and where a caller counting several designs of one mart counts them all (it
+    closes the connection)."""
     con = duckdb.connect(":memory:")
     for source, columns in definition.inputs.items():
         if source not in tables:
@@ -500,14 +502,6 @@ class MartCounts:
     measures: tuple[MeasureCounts, ...]
 
 
-def counting_connection(
-    definition: MartDefinition, tables: Mapping[str, pl.DataFrame], peildatum: date
-) -> duckdb.DuckDBPyConnection:
-    """The restricted connection ``count_mart`` counts in, for callers that count several
-    designs of one mart over the same inputs (they close it)."""
-    return _connection(definition, tables, peildatum)
-
-
 def count_mart(
     definition: MartDefinition,
     tables: Mapping[str, pl.DataFrame],
@@ -524,7 +518,7 @@ def count_mart(
         raise MartError(f"{definition.name}: the cell key method needs the record key secret")
     own = con is None
     if con is None:
-        con = _connection(definition, tables, peildatum)
+        con = counting_connection(definition, tables, peildatum)
     counts, unplaced = {}, {}
     try:
         for measure in definition.measures:

@@ -34,16 +34,16 @@ direction of the whole system). Two modes:
 - *exact*: in a component of at most ``EXACT_CELLS`` cells, mixed-integer programs (shared
   ``s``, whole ``y``) over batches of the cells needing protection, as many per program as
   fit in ``EXACT_LIMIT`` flow variables in a component of at most ``BATCH_CELLS`` cells
-  (one above that); HiGHS finds the cheapest pattern
-  for each batch given what earlier batches hid (unless ``MIP_NODE_LIMIT`` stops it
-  first), over the batch's area windows (below) and, if they admit none, the whole
-  component. The whole is not proven optimal: one program for all demands at once hid ~3%
-  fewer cells on 117-cell tables, but took 7-53 s per table instead of about 1 s, and
-  cannot be bounded in time. The windows and the batch size are measured: on the default
-  marts at 50,000 to 1,000,000 residents, programs over a buurt's wijk instead of the
-  whole component, and one demand per program in tables of 312-678 cells instead of two
-  or three, hid the same cells or fewer in a fifth of the time (one three-demand program
-  took 15 s); in 78-cell tables, batches of 8 instead of 12 hid one cell more.
+  (one above that); HiGHS finds the cheapest pattern for each batch given what earlier
+  batches hid (unless ``MIP_NODE_LIMIT`` stops it first), over the batch's area windows
+  (below) and, if they admit none, the whole component. The whole is not proven
+  optimal: one program for all demands at once hid ~3% fewer cells on 117-cell tables,
+  but took 7-53 s per table instead of about 1 s, and cannot be bounded in time. The
+  windows and the batch size are measured: on the default marts at 50,000 to 1,000,000
+  residents, programs over a buurt's wijk instead of the whole component, and one demand
+  per program in tables of 312-678 cells instead of two or three, hid the same cells or
+  fewer in a fifth of the time (one three-demand program took 15 s); in 78-cell tables,
+  batches of 8 instead of 12 hid one cell more.
   A demand a batch leaves unprotected goes to the heuristic.
 - *heuristic* above that size, one cell at a time in a fixed order (a cell already
   certified costs nothing): first the cheapest box of complements in the cell's own table
@@ -588,7 +588,7 @@ def _protect_component(
         stats.certified_by_earlier += sides - len(demands)
         if not demands:
             continue
-        batch = max(1, EXACT_LIMIT // (2 * len(component))) if len(component) <= BATCH_CELLS else 1
+        batch = EXACT_LIMIT // (2 * len(component)) if len(component) <= BATCH_CELLS else 1
         if len(component) <= EXACT_CELLS:
             # Batches of demands, each its own program: what one batch hides costs the
             # next nothing, so later batches build on earlier ones.
