@@ -26,7 +26,7 @@ from udc.marts.audit import (
 )
 from udc.marts.build import MartCounts, MartTable, measure_fingerprints
 from udc.marts.definitions import MartDefinition, MartError
-from udc.marts.design import DesignChoice, count_designs, protect_designs
+from udc.marts.design import DesignChoice, DesignCounts, count_designs, protect_designs
 from udc.marts.intervals import TableAudit
 from udc.marts.protection import HiddenLimitReached, ProtectionStats
 from udc.marts.release import protect_marts
@@ -264,7 +264,7 @@ class CountedMart:
     chosen: dict[str, Delivery]
     seconds: dict[str, float]
     span: tuple[float, float]
-    designs: tuple[MartCounts, ...] = ()  # every design counted, finest first
+    designs: DesignCounts | None = None  # every design, counted when asked for
 
 
 @dataclass(frozen=True)
@@ -397,6 +397,7 @@ def protect_release(
         alone[id(counts)] = (built, stats)
         return (built.primary_suppressed + built.secondary_suppressed) / built.cells
 
+    counted_before = sum(c.designs.seconds for c in counted if c.designs is not None)
     try:
         with timed(seconds, "protect", spans):
             built, stats, choices = protect_designs(
@@ -407,6 +408,12 @@ def protect_release(
                 protect_alone,
                 earlier_designs(names, fingerprints, earlier),
             )
+        # Designs the choice reached are counted then: counting, not protection.
+        counted_later = (
+            sum(c.designs.seconds for c in counted if c.designs is not None) - counted_before
+        )
+        seconds["mart_count"] = seconds.get("mart_count", 0.0) + counted_later
+        seconds["protect"] -= counted_later
     except MartError as exc:
         raise StepFailed(
             _failed(names, peildatum, f"not built: {exc}; the last published version stays")
@@ -420,6 +427,10 @@ def protect_release(
                 "version stays",
             )
         ) from None
+    finally:
+        for item in counted:
+            if item.designs is not None:
+                item.designs.close()
     return ProtectedRelease(
         peildatum, built, chosen, fingerprints, earlier, seconds, spans, stats,
         {choice.mart: choice for choice in choices},

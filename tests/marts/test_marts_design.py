@@ -217,6 +217,28 @@ def test_designs_counted_together_count_as_each_design_alone():
             assert x.unplaced == y.unplaced
 
 
+def test_a_design_is_counted_when_first_asked_for_and_not_before():
+    definition = definition_from_dict(with_designs(share=0.3))
+    alone = [count_mart(d, lake(EVEN), PEILDATUM) for d in designs_of(definition)]
+    designs = count_designs(definition, lake(EVEN), PEILDATUM)
+    assert designs.counted == ("buurt_maand",)
+    # Out of order, once the sources are gone from the connection: the same counts.
+    for at in (3, 1):
+        for x, y in zip(designs[at].measures, alone[at].measures, strict=True):
+            assert x.grid.equals(y.grid) and np.array_equal(x.values, y.values)
+    assert designs[3] is designs.named("wijk_jaar")
+    assert designs.counted == ("buurt_maand", "buurt_kwartaal", "wijk_jaar")
+    # The choice counts the designs it reaches: wijk_kwartaal_hoofdgroep meets the target.
+    fresh = count_designs(definition, lake(EVEN), PEILDATUM)
+    _, (choice,) = choose_designs([fresh], protect_alone)
+    assert choice.design == "wijk_kwartaal_hoofdgroep"
+    assert fresh.counted == ("buurt_maand", "buurt_kwartaal", "wijk_kwartaal_hoofdgroep")
+    fresh.close()
+    assert fresh.named("buurt_kwartaal").definition.design.name == "buurt_kwartaal"
+    with pytest.raises(RuntimeError, match="closed"):
+        fresh.named("wijk_jaar")
+
+
 def test_a_broken_query_reads_the_same_with_designs():
     raw = with_designs()
     raw["measures"][0]["sql"] = "SELECT nope FROM politie_incidenten"

@@ -190,7 +190,7 @@ def test_a_release_the_audit_refuses_publishes_nothing(loaded, tmp_path):
     protected = protect_release(res, PEILDATUM, counted)
     (built,) = protected.built
     # Publish every hidden cell but one: that one follows from its published line.
-    counts = next(c for c in counted[0].designs if c.definition.design == built.definition.design)
+    counts = counted[0].designs.named(built.definition.design.name)
     unprotected = dataclasses.replace(
         counts,
         definition=dataclasses.replace(counts.definition, min_cell_size=1, protection_level=1),
