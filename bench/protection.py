@@ -190,6 +190,7 @@ def measure(workspace: Path, persons: int) -> dict:
     from udc.workspace.publish import (
         audit_release,
         count_for_release,
+        designs_counting_seconds,
         plan_releases,
         protect_release,
     )
@@ -201,15 +202,11 @@ def measure(workspace: Path, persons: int) -> dict:
     started = time.perf_counter()
     counted = [count_for_release(res, release.peildatum, name) for name in release.marts]
     count_seconds = time.perf_counter() - started
-
-    def counting() -> float:
-        return sum(c.designs.seconds for c in counted if c.designs is not None)
-
-    before = counting()
+    before = designs_counting_seconds(counted)
     started = time.perf_counter()
     protected = protect_release(res, release.peildatum, counted)
     # Designs the choice reaches are counted then: counting, not protection.
-    lazily = counting() - before
+    lazily = designs_counting_seconds(counted) - before
     count_seconds += lazily
     protect_seconds = time.perf_counter() - started - lazily
     started = time.perf_counter()

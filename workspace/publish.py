@@ -267,6 +267,11 @@ class CountedMart:
     designs: DesignCounts | None = None  # every design, counted when asked for
 
 
+def designs_counting_seconds(counted: Sequence[CountedMart]) -> float:
+    """Seconds spent counting the marts' designs so far: the choice counts some late."""
+    return sum(c.designs.seconds for c in counted if c.designs is not None)
+
+
 @dataclass(frozen=True)
 class ProtectedRelease:
     peildatum: dt.date
@@ -397,7 +402,7 @@ def protect_release(
         alone[id(counts)] = (built, stats)
         return (built.primary_suppressed + built.secondary_suppressed) / built.cells
 
-    counted_before = sum(c.designs.seconds for c in counted if c.designs is not None)
+    counted_before = designs_counting_seconds(counted)
     try:
         with timed(seconds, "protect", spans):
             built, stats, choices = protect_designs(
@@ -409,9 +414,7 @@ def protect_release(
                 earlier_designs(names, fingerprints, earlier),
             )
         # Designs the choice reached are counted then: counting, not protection.
-        counted_later = (
-            sum(c.designs.seconds for c in counted if c.designs is not None) - counted_before
-        )
+        counted_later = designs_counting_seconds(counted) - counted_before
         seconds["mart_count"] = seconds.get("mart_count", 0.0) + counted_later
         seconds["protect"] -= counted_later
     except MartError as exc:
