@@ -616,6 +616,32 @@ def test_the_same_tables_give_the_same_pattern():
     assert first.stats == second.stats
 
 
+def keeps_every_requirement(t: ProtectionTable, hidden: np.ndarray) -> bool:
+    for (_, cell), (low, high) in attack([t], [], [hidden]).items():
+        if high - low < t.secondary_width - TOLERANCE:
+            return False
+        if t.primary[cell] and (
+            low > t.values[cell] - t.lower[cell] + TOLERANCE
+            or high < t.values[cell] + t.upper[cell] - TOLERANCE
+        ):
+            return False
+    return True
+
+
+@pytest.mark.parametrize("seed", [4, 25])
+def test_no_complement_can_be_published_after_all(seed):
+    """Complements chosen one batch at a time leave some that later ones made needless:
+    those are published again, and every complement left is one the attack needs."""
+    (t,) = random_release(seed)
+    result = protect_and_check([t])
+    assert result.stats.dropped >= 1
+    hidden = result.suppressed[0]
+    for cell in np.flatnonzero(hidden & ~t.primary).tolist():
+        fewer = hidden.copy()
+        fewer[cell] = False
+        assert not keeps_every_requirement(t, fewer), t.coordinates.row(cell)
+
+
 def test_a_table_without_primary_cells_hides_nothing():
     t = grid({"a": [0, 12, 15], "b": [14, 11, 20], "c": [16, 18, 0]}, "xyz")
     assert not t.primary.any()
