@@ -73,7 +73,7 @@ result is deterministic: the same tables give the same pattern.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -492,6 +492,16 @@ def _apply(
     return True
 
 
+@dataclass(frozen=True)
+class _Requirements:
+    """Per cell, what an attacker must not be able to rule out: a primary cell rising by
+    ``upper`` and falling by ``lower``; a complement moving ``width`` on either side."""
+
+    upper: np.ndarray
+    lower: np.ndarray
+    width: np.ndarray
+
+
 def _wide_enough(cell: int, width: np.ndarray, certificates: _Certificates) -> bool:
     """A complement needs a width, on whichever sides: the directions found may give it."""
     shown = certificates.up[cell] + certificates.down[cell]
@@ -499,12 +509,9 @@ def _wide_enough(cell: int, width: np.ndarray, certificates: _Certificates) -> b
 
 
 def _needs(
-    cells: np.ndarray,
-    upper: np.ndarray,
-    lower: np.ndarray,
-    width: np.ndarray,
-    certificates: _Certificates,
+    cells: np.ndarray, required: _Requirements, certificates: _Certificates
 ) -> list[_Demand]:
+    upper, lower, width = required.upper, required.lower, required.width
     demands = []
     for cell in cells.tolist():
         if _wide_enough(cell, width, certificates):
@@ -588,11 +595,23 @@ def _other_side(demand: _Demand, width: np.ndarray, certificates: _Certificates)
     return _Demand(cell, float(width[cell] - first_way), not demand.rising)
 
 
+def _either_side(
+    demand: _Demand,
+    width: np.ndarray,
+    certificates: _Certificates,
+    protect: Callable[[_Demand], bool],
+) -> bool:
+    """Protect a demand; a complement that cannot move its way gets the rest of its width
+    the other way."""
+    if protect(demand):
+        return True
+    return bool(width[demand.target] > 0) and protect(_other_side(demand, width, certificates))
+
+
 def _protect_component(
     system: _System,
     component: np.ndarray,
-    upper: np.ndarray,
-    lower: np.ndarray,
+    required: _Requirements,
     secondary_width: np.ndarray,
     hidden: np.ndarray,
     keep: np.ndarray,
@@ -600,14 +619,14 @@ def _protect_component(
     stats: ProtectionStats,
     max_hidden: int | None,
 ) -> None:
-    required = np.zeros(len(system.values), dtype=bool)
-    width = np.zeros(len(system.values))
+    upper, lower, width = required.upper, required.lower, required.width
+    asked = np.zeros(len(system.values), dtype=bool)
     first_move = len(certificates.moves)
     while True:
-        newly = component[hidden[component] & ~required[component]]
+        newly = component[hidden[component] & ~asked[component]]
         if not len(newly):
-            _drop_redundant(system, component, upper, lower, width, hidden, keep, certificates,
-                            first_move, stats)  # fmt: skip
+            _drop_redundant(system, component, required, hidden, keep, certificates, first_move,
+                            stats)  # fmt: skip
             return
         # A complement needs a width of its own, on either side; when the directions found
         # so far do not give it, it asks what it can fall (up to half) and the rest up.
@@ -615,8 +634,8 @@ def _protect_component(
         width[fresh] = secondary_width[fresh]
         lower[fresh] = np.minimum(system.values[fresh], np.floor(secondary_width[fresh] / 2))
         upper[fresh] = secondary_width[fresh] - lower[fresh]
-        required[newly] = True
-        demands = _needs(newly, upper, lower, width, certificates)
+        asked[newly] = True
+        demands = _needs(newly, required, certificates)
         sides = int((upper[newly] > 0).sum() + (lower[newly] > 0).sum())
         stats.certified_by_earlier += sides - len(demands)
         if not demands:
@@ -644,13 +663,11 @@ def _protect_component(
             if not _still_needed(demand, width, certificates):
                 stats.certified_by_earlier += 1
                 continue
-            if _protect_one(system, component, demand, hidden, certificates, stats):
-                _within(hidden, max_hidden)
-                continue
-            # A complement needs its width on either side: the rest of it the other way.
-            other = _other_side(demand, width, certificates)
-            if width[demand.target] > 0 and _protect_one(
-                system, component, other, hidden, certificates, stats
+            if _either_side(
+                demand,
+                width,
+                certificates,
+                lambda d: _protect_one(system, component, d, hidden, certificates, stats),
             ):
                 _within(hidden, max_hidden)
                 continue
@@ -662,9 +679,7 @@ def _protect_component(
 def _drop_redundant(
     system: _System,
     component: np.ndarray,
-    upper: np.ndarray,
-    lower: np.ndarray,
-    width: np.ndarray,
+    required: _Requirements,
     hidden: np.ndarray,
     keep: np.ndarray,
     certificates: _Certificates,
@@ -694,7 +709,7 @@ def _drop_redundant(
         for cells, direction in moves:
             if not _moves(cells, cell):
                 found.record(cells, direction)
-        if _still_protected(system, component, upper, lower, width, hidden, found, stats):
+        if _still_protected(system, component, required, hidden, found, stats):
             stats.dropped += 1
             moves = found.moves
         else:
@@ -716,9 +731,7 @@ def _moves(cells: np.ndarray, cell: int) -> bool:
 def _still_protected(
     system: _System,
     component: np.ndarray,
-    upper: np.ndarray,
-    lower: np.ndarray,
-    width: np.ndarray,
+    required: _Requirements,
     hidden: np.ndarray,
     found: _Certificates,
     stats: ProtectionStats,
@@ -726,22 +739,19 @@ def _still_protected(
     """Whether the hidden cells of the component keep their requirements, given what
     ``found`` shows and whole directions over the hidden cells, recorded in ``found``."""
     window = component[hidden[component]]
-    for demand in _needs(window, upper, lower, width, found):
-        if not _still_needed(demand, width, found):
-            continue
-        sides = [demand]
-        if width[demand.target] > 0:
-            sides.append(_other_side(demand, width, found))
-        for side in sides:
-            stats.dropping_programs += 1
-            directions = _solve(system, window, [side], hidden, whole=True, binary=True)
-            if directions is not None and _apply(
-                system, window, [side], directions, hidden, found, whole=True
-            ):
-                break
-        else:
-            return False
-    return True
+
+    def over_hidden(demand: _Demand) -> bool:
+        stats.dropping_programs += 1
+        directions = _solve(system, window, [demand], hidden, whole=True, binary=True)
+        return directions is not None and _apply(
+            system, window, [demand], directions, hidden, found, whole=True
+        )
+
+    return all(
+        not _still_needed(demand, required.width, found)
+        or _either_side(demand, required.width, found, over_hidden)
+        for demand in _needs(window, required, found)
+    )
 
 
 def protect_release(
@@ -782,6 +792,7 @@ def protect_release(
     hidden = keep.copy()
     _within(hidden, max_hidden)
     certificates = _Certificates.empty(n, group_cells, group_totals)
+    required = _Requirements(upper, lower, np.zeros(n))
     _, labels = csgraph.connected_components(system.adjacency, directed=False)
     for label in np.unique(labels[primary]):
         component = np.flatnonzero(labels == label)
@@ -789,8 +800,7 @@ def protect_release(
         _protect_component(
             system,
             component,
-            upper,
-            lower,
+            required,
             secondary_width,
             hidden,
             keep,
