@@ -24,10 +24,10 @@ test: $(STAMP) lint
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py --persons $${PERSONS:-1000000}
-	$(BIN)/python bench/protection.py --sizes $${SIZES:-100000,300000,1000000,2500000}
+	$(BIN)/python bench/protection.py --sizes $${SIZES:-100000,300000,1000000,3000000}
 
 bench-protection: $(STAMP)
-	$(BIN)/python bench/protection.py --sizes $${SIZES:-100000,300000,1000000,2500000}
+	$(BIN)/python bench/protection.py --sizes $${SIZES:-100000,300000,1000000,3000000}
 
 clean:
 	rm -rf $(VENV) demo-workspace bench-workspace bench-workspace-* bench-results.json bench-protection.json

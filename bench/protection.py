@@ -26,9 +26,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PEILDATUM = "20261101"
-# The synthetic city gives each tenancy of 2005-2040 twelve identities of the BSN space,
-# which holds about 2.9 million residents: the largest size stays well under it.
-SIZES = (100_000, 300_000, 1_000_000, 2_500_000)
+SIZES = (100_000, 300_000, 1_000_000, 3_000_000)
 
 
 def prepare(workspace: Path, persons: int) -> float:

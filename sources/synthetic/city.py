@@ -103,7 +103,7 @@ def generate_frames(persons: int, seed: int, peildatum: dt.date) -> dict[str, pl
     keyed = Keyed(seed)
     day = day_number(peildatum)
     households = households_on(keyed, tenancies, geography, day)
-    residents = residents_of(seed, households, day)
+    residents = residents_of(seed, households, tenancies.first_identity, day)
     frames = {
         "brp": brp_frame(keyed, geography, households, residents, day),
         "buurtindeling": buurtindeling_frame(geography),

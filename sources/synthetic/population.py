@@ -34,6 +34,7 @@ Y = DAYS_PER_YEAR
 _TENURE_YEARS = np.array([5.0, 2.5, 13.0, 9.0, 10.0, 9.0, 8.0])
 _INTERNAL_MOVE_SHARE = 0.5
 _VACANCY_DAYS = 60
+_COMPOSE_CHUNK = 500_000  # households composed at once when numbering identities
 
 SLOTS = 6  # head, partner, then up to four children or housemates
 HEAD, PARTNER = 0, 1
@@ -91,6 +92,9 @@ class Tenancies:
     # arrives at the new one (the next household may already live there).
     stay_until: np.ndarray
     household: np.ndarray  # the tenancy index with which the household arrived in the city
+    # Per household identity (see households_on), the BSN index of its first member: the
+    # members that ever exist are numbered one after another.
+    first_identity: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -147,12 +151,61 @@ def build_tenancies(seed: int, persons: int, geography: Geography) -> Tenancies:
     household, stay_until = _internal_moves(
         rng, dwelling, start, end, dwelling_type[dwelling], last_day
     )
-    # Identities run up to twice the number of tenancies (see households_on).
-    if 2 * household.size * SLOTS >= RESIDENT_INDEX_LIMIT:
-        raise ValueError("too many persons for the synthetic BSN range")
     return Tenancies(
-        dwelling=dwelling, start=start, end=end, stay_until=stay_until, household=household
+        dwelling=dwelling,
+        start=start,
+        end=end,
+        stay_until=stay_until,
+        household=household,
+        first_identity=_first_identities(
+            Keyed(seed), dwelling, start, stay_until, household, geography
+        ),
     )
+
+
+def _first_identities(
+    keyed: Keyed,
+    dwelling: np.ndarray,
+    start: np.ndarray,
+    stay_until: np.ndarray,
+    household: np.ndarray,
+    geography: Geography,
+) -> np.ndarray:
+    """The BSN index of the first member of every household that can ever live in the city.
+
+    Composes each household as households_on does on any day: those that arrive from
+    outside and, for every tenancy, the successor that would move in once everyone left.
+    Numbering only members that exist keeps the index range near the number of people who
+    ever live in the city, not the six slots of twice as many households."""
+    tenancies = household.size
+    members = np.zeros(2 * tenancies, dtype=np.int64)
+    departed = np.zeros(tenancies, dtype=np.int64)
+
+    def compose(households: np.ndarray, tenancy: np.ndarray, arrival: np.ndarray) -> Households:
+        origin = geography.dwelling_buurt[dwelling[tenancy]]
+        return _compose(keyed, household=households, dwelling=dwelling[tenancy], arrival=arrival,
+                        origin_buurt=origin, geography=geography, day=0)  # fmt: skip
+
+    roots = np.flatnonzero(household == np.arange(tenancies))
+    for begin in range(0, roots.size, _COMPOSE_CHUNK):
+        chunk = roots[begin : begin + _COMPOSE_CHUNK]
+        composed = compose(chunk, chunk, start[chunk].astype(np.int64))
+        members[chunk] = composed.exists.sum(axis=1)
+        departed[chunk] = np.where(composed.exists, composed.departure, np.iinfo(np.int64).min).max(
+            axis=1
+        )
+    every = np.arange(tenancies)
+    gap = keyed.integers("vacancy", every, 0, _VACANCY_DAYS)
+    successor_arrival = np.maximum(start, departed[household]) + gap
+    possible = np.flatnonzero(successor_arrival < stay_until)
+    for begin in range(0, possible.size, _COMPOSE_CHUNK):
+        chunk = possible[begin : begin + _COMPOSE_CHUNK]
+        composed = compose(chunk + tenancies, chunk, successor_arrival[chunk])
+        members[chunk + tenancies] = composed.exists.sum(axis=1)
+    first = np.cumsum(members) - members
+    if members.sum() > RESIDENT_INDEX_LIMIT:
+        raise ValueError("too many persons for the synthetic BSN range")
+    return first
 
 
 def _internal_moves(

@@ -45,15 +45,19 @@ def age_on(birth: np.ndarray, day: int) -> np.ndarray:
     return (int(yyyymmdd(np.array([day]))[0]) - yyyymmdd(birth)) // 10000
 
 
-def residents_of(seed: int, households: Households, day: int) -> Residents:
+def residents_of(
+    seed: int, households: Households, first_identity: np.ndarray, day: int
+) -> Residents:
+    """``first_identity`` is the BSN index of each household's first member (Tenancies)."""
     row, slot = np.nonzero(households.present)
     person = households.person[row, slot]
     birth = households.birth[row, slot]
+    member = (np.cumsum(households.exists, axis=1) - 1)[row, slot]
     return Residents(
         row=row,
         slot=slot,
         person=person,
-        bsn=bsn_indices_to_numbers(seed, person),
+        bsn=bsn_indices_to_numbers(seed, first_identity[households.household[row]] + member),
         birth=birth,
         death=households.death[row, slot],
         age=age_on(birth, day),

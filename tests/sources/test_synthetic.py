@@ -10,6 +10,10 @@ import pytest
 
 from udc.sources.contracts import Contract, load_contracts
 from udc.sources.synthetic import SOURCES, generate_city, write_deliveries
+from udc.sources.synthetic._keyed import Keyed, day_number
+from udc.sources.synthetic.geography import build_geography
+from udc.sources.synthetic.population import build_tenancies, households_on
+from udc.sources.synthetic.residents import residents_of
 
 PEILDATUM = dt.date(2025, 1, 1)
 SMALL = 5_000
@@ -362,6 +366,24 @@ def test_a_month_later_the_same_people_have_lived_on(medium, month_later):
     incidents_after = set(month_later["politie_incidenten"]["registratienummer"])
     assert len(incidents_before & incidents_after) > 0.8 * len(incidents_before)
     assert medium["buurtindeling"].equals(month_later["buurtindeling"])
+
+
+def test_everyone_keeps_one_bsn_of_their_own_over_the_whole_window():
+    """BSN indices number only the people who ever live in the city, so the BSN space holds
+    a country (about 4.5 identities per resident leave room for 19 million residents)."""
+    persons, seed = 3_000, 11
+    geography = build_geography(seed, persons)
+    tenancies = build_tenancies(seed, persons, geography)
+    keyed = Keyed(seed)
+    bsn_of: dict[int, int] = {}
+    days = [dt.date(year, month, 1) for year in range(2005, 2041, 3) for month in (1, 7)]
+    for day in map(day_number, [*days, dt.date(2040, 12, 31)]):
+        households = households_on(keyed, tenancies, geography, day)
+        residents = residents_of(seed, households, tenancies.first_identity, day)
+        for person, bsn in zip(residents.person.tolist(), residents.bsn.tolist(), strict=True):
+            assert bsn_of.setdefault(person, bsn) == bsn
+    assert len(set(bsn_of.values())) == len(bsn_of) > 3 * persons
+    assert tenancies.first_identity[-1] < 5 * persons
 
 
 def test_write_deliveries_puts_files_in_the_inbox(tmp_path):
