@@ -1,7 +1,8 @@
 """Mart definitions: what a mart counts, for which purpose, from which inputs, read from TOML.
 
 A mart is data, not code: a municipality adds or changes a mart by dropping a TOML file in
-a definitions folder. The packaged defaults are the five marts of DESIGN.md.
+a definitions folder. The packaged defaults are the five marts of DESIGN.md and, beside
+the incidents per buurt, the same incidents per wijk and month (linked tables).
 
 A definition names its purpose (doelbinding) and the only sources and columns that purpose
 allows (``[inputs]``). In the lake the BSN column of every person source is replaced by a
@@ -499,15 +500,35 @@ def _check_links(definitions: Mapping[str, MartDefinition]) -> None:
             found = [m for m in target.measures if m.name == other] if target else []
             if not found:
                 raise MartError(f"{where}: no mart measure {measure.same_as!r}")
-            if not set(measure.dimensions) <= set(found[0].dimensions):
-                raise MartError(f"{where}: {measure.same_as} lacks dimensions of this measure")
             assert target is not None
-            for design in target.designs:
-                coarsened = set(design.coarsen) & set(measure.dimensions)
-                if coarsened:
+            # A dimension only one of the two has is linked at its total (release_links).
+            for owner, one, other in (
+                (definition, measure, found[0]),
+                (target, found[0], measure),
+            ):
+                for name in set(one.dimensions) - set(other.dimensions):
+                    if not next(d for d in owner.dimensions if d.name == name).additive:
+                        raise MartError(
+                            f"{where}: {owner.name} counts along the non-additive dimension "
+                            f"{name!r}, which the other lacks: no cell of the two is the same"
+                        )
+            for name in set(measure.dimensions) & set(found[0].dimensions):
+                ours = next(d for d in definition.dimensions if d.name == name)
+                theirs = next(d for d in target.dimensions if d.name == name)
+                if (ours.values, ours.additive) != (theirs.values, theirs.additive):
                     raise MartError(
-                        f"{where}: design {design.name} of {mart} coarsens "
-                        f"{sorted(coarsened)}, along which this measure's cells are its cells"
+                        f"{where}: {definition.name} and {mart} must give {name!r} the same "
+                        "categories, or their cells are not the same"
+                    )
+            for design in target.designs:
+                regrouped = {
+                    d for d, how in design.coarsen.items()
+                    if how != COLLAPSE and d in measure.dimensions
+                }  # fmt: skip
+                if regrouped:
+                    raise MartError(
+                        f"{where}: design {design.name} of {mart} regroups "
+                        f"{sorted(regrouped)}, along which this measure's cells are its cells"
                     )
             if target is not None and target.protection != definition.protection:
                 # A perturbed twin of a hidden cell would publish it, give or take the noise.

@@ -286,18 +286,17 @@ Link = tuple[tuple[str, str], tuple[str, str]]  # ((mart, measure), (same as mar
 
 def link_pairs(table: PublishedTable, same: PublishedTable) -> list[tuple[int, int]]:
     """(row in ``table``, row in ``same``) of the cells that are equal: the same area and
-    categories, with ``same``'s other dimensions at their total."""
-    if not set(table.dimensions) <= set(same.dimensions):
-        raise IntervalError(
-            f"{table.mart}.{table.measure} cannot equal {same.mart}.{same.measure}: "
-            "it has dimensions the other lacks"
-        )
-    keys = [LEVEL, CODE, *table.dimensions]
-    totals = [pl.col(d) == TOTAL for d in same.dimensions if d not in table.dimensions]
-    other = same.cells.with_row_index("_j")
-    if totals:
-        other = other.filter(pl.all_horizontal(totals))
-    pairs = table.cells.with_row_index("_i").join(other.select(*keys, "_j"), on=keys)
+    categories along the dimensions both have, each table's other dimensions at their
+    total."""
+
+    def at_total(one: PublishedTable, other: PublishedTable, row: str) -> pl.DataFrame:
+        totals = [pl.col(d) == TOTAL for d in one.dimensions if d not in other.dimensions]
+        cells = one.cells.with_row_index(row)
+        return cells.filter(*totals) if totals else cells
+
+    keys = [LEVEL, CODE, *(d for d in table.dimensions if d in same.dimensions)]
+    other = at_total(same, table, "_j").select(*keys, "_j")
+    pairs = at_total(table, same, "_i").join(other, on=keys)
     return list(pairs.select("_i", "_j").iter_rows())
 
 

@@ -12,6 +12,9 @@ Available in every measure query:
 - ``maand(datum)``: ``YYYY-MM``.
 - ``lopend_op(ingangsdatum, einddatum, datum)``: true when a provision runs on ``datum``
   (started on or before it, and no end date or ending on or after it).
+- ``in_volle_maanden(datum, n)``: true when ``datum`` lies in the last ``n`` calendar
+  months that are complete on the peildatum (its own month when it is the month's last
+  day). A month of one day would be a column of small cells, all hidden.
 """
 
 from __future__ import annotations
@@ -44,6 +47,9 @@ _MACROS: tuple[str, ...] = (
     "CREATE MACRO maand(d) AS strftime(d, '%Y-%m')",
     """CREATE MACRO lopend_op(ingang, einde, d) AS
         ingang <= d AND (einde IS NULL OR einde >= d)""",
+    """CREATE MACRO in_volle_maanden(d, n) AS
+        d < CAST(date_trunc('month', peildatum() + INTERVAL 1 DAY) AS DATE)
+        AND d >= CAST(date_trunc('month', peildatum() + INTERVAL 1 DAY) - to_months(n) AS DATE)""",
 )
 
 

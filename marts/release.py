@@ -165,7 +165,15 @@ def release_groups(marts: Sequence[MartCounts]) -> list[GroupLink]:
 
 def release_links(marts: Sequence[MartCounts]) -> list[CellLink]:
     """Cells that ``same_as`` declares equal, between tables of this release (numbered in
-    the order of ``marts`` and their measures)."""
+    the order of ``marts`` and their measures): the same area and categories along the
+    dimensions both tables have, each table's other dimensions at their total.
+
+    That is all an attacker learns from two tables of the same units whose shared
+    dimensions keep the same categories (the definitions see to it): below a cell both
+    publish, the finest cells of one table and those of the other are the row and the
+    column sums of the unpublished table that crosses them, and any non-negative row and
+    column sums with the same total are those of some non-negative table (a transportation
+    problem). Protection and audit need not model the unpublished table."""
     numbers = _numbers(marts)
     tables = {(c.definition.name, t.measure.name): t for c in marts for t in c.measures}
     links = []
@@ -176,16 +184,20 @@ def release_links(marts: Sequence[MartCounts]) -> list[CellLink]:
         if target not in tables:
             continue
         other = tables[target]
-        keys = [CODE_COLUMN, *table.measure.dimensions]
-        at_total = [d for d in other.measure.dimensions if d not in table.measure.dimensions]
-        candidates = other.grid.with_row_index("_j").filter(
-            pl.all_horizontal([pl.col(d) == TOTAL for d in at_total]) if at_total else True
-        )
-        pairs = table.grid.with_row_index("_i").join(candidates.select(*keys, "_j"), on=keys)
+        ours, theirs = table.measure.dimensions, other.measure.dimensions
+        keys = [CODE_COLUMN, *(d for d in ours if d in theirs)]
+        mine = _at_total(table.grid.with_row_index("_i"), [d for d in ours if d not in theirs])
+        found = _at_total(other.grid.with_row_index("_j"), [d for d in theirs if d not in ours])
+        pairs = mine.join(found.select(*keys, "_j"), on=keys)
         links.append(
             CellLink(numbers[key], pairs["_i"].to_numpy(), numbers[target], pairs["_j"].to_numpy())
         )
     return links
+
+
+def _at_total(grid: pl.DataFrame, dimensions: Sequence[str]) -> pl.DataFrame:
+    """The cells of ``grid`` at the total of every one of ``dimensions``."""
+    return grid.filter(*(pl.col(d) == TOTAL for d in dimensions)) if dimensions else grid
 
 
 def _perturbed(counts: MartCounts, ptable: PTable) -> MartTable:

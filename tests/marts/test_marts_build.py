@@ -1,4 +1,4 @@
-"""The five default marts built from a small generated lake."""
+"""The six default marts built from a small generated lake."""
 
 from __future__ import annotations
 
@@ -292,6 +292,23 @@ def test_age_bands_follow_cbs_with_unknown_parts_in_the_middle():
     assert month == "2024-03"
 
 
+@pytest.mark.parametrize(
+    ("peildatum", "first", "last"),
+    [
+        (date(2024, 6, 30), date(2023, 7, 1), date(2024, 6, 30)),  # the last day: its month
+        (date(2026, 12, 1), date(2025, 12, 1), date(2026, 11, 30)),  # one day in: not yet
+        (date(2024, 3, 15), date(2023, 3, 1), date(2024, 2, 29)),
+    ],
+)
+def test_the_window_holds_the_complete_months_up_to_the_peildatum(peildatum, first, last):
+    con = duckdb.connect()
+    for statement in macro_statements(peildatum):
+        con.execute(statement)
+    days = [first - timedelta(days=1), first, last, last + timedelta(days=1)]
+    found = [con.execute("SELECT in_volle_maanden(?, 12)", [d]).fetchone()[0] for d in days]
+    assert found == [False, True, True, False]
+
+
 def test_bevolking_counts_distinct_residents_on_the_full_grid(lake, definitions):
     definition = definitions["bevolking_buurt"]
     built = build_mart(unprotected(definition), lake, PEILDATUM)
@@ -521,10 +538,7 @@ def test_incidents_count_distinct_registrations_by_buurt_month_and_class(lake, d
     assert built.unplaced == unplaced
 
 
-@pytest.mark.parametrize(
-    "name",
-    ["bevolking_buurt", "bijstand_buurt", "wmo_wijk", "stapeling_wijk", "incidenten_buurt_maand"],
-)
+@pytest.mark.parametrize("name", sorted(load_definitions()))
 def test_each_default_mart_is_protected_consistent_and_deterministic(lake, definitions, name):
     definition = definitions[name]
     built = build_mart(definition, lake, PEILDATUM)

@@ -18,6 +18,7 @@ DEFAULT_MARTS = {
     "wmo_wijk",
     "stapeling_wijk",
     "incidenten_buurt_maand",
+    "incidenten_wijk_maand",
 }
 
 
@@ -25,7 +26,7 @@ def raw(name: str) -> dict:
     return tomllib.loads((PACKAGED_DEFINITIONS / f"{name}.toml").read_text(encoding="utf-8"))
 
 
-def test_the_five_default_marts_load_with_their_purposes():
+def test_the_six_default_marts_load_with_their_purposes():
     definitions = load_definitions()
     assert set(definitions) == DEFAULT_MARTS
     assert {d.purpose for d in definitions.values()} == {
@@ -105,7 +106,7 @@ def test_a_measure_may_say_it_counts_the_same_units_as_another_marts_measure(tmp
     text = (PACKAGED_DEFINITIONS / "bijstand_buurt.toml").read_text(encoding="utf-8")
     for wrong, message in (
         ("bevolking_buurt.onbekend", "no mart measure"),
-        ("stapeling_wijk.personen", "lacks dimensions"),
+        ("wmo_wijk.personen", "non-additive dimension 'voorziening'"),
         ("zonder_punt", "must be '<mart>.<measure>'"),
     ):
         (tmp_path / "bijstand_buurt.toml").write_text(
@@ -113,6 +114,12 @@ def test_a_measure_may_say_it_counts_the_same_units_as_another_marts_measure(tmp
         )
         with pytest.raises(MartError, match=message):
             load_definitions(tmp_path)
+    # Cells are the same only where the shared dimensions have the same categories.
+    (tmp_path / "bijstand_buurt.toml").write_text(
+        text.replace('"65+", "onbekend"]', '"65+"]', 1), encoding="utf-8"
+    )
+    with pytest.raises(MartError, match="the same categories"):
+        load_definitions(tmp_path)
 
 
 def test_disclosure_settings_default_to_min_cell_size_and_group_disclosure_on_ratios():

@@ -146,14 +146,21 @@ def test_a_dimension_another_mart_shares_cells_along_cannot_be_regrouped(tmp_pat
         {"name": "wijk", "area": "wijk", "leeftijdsklasse": "totaal"},
     ]
     assert definition_from_dict(raw).designs[1].area == "wijk"
-    # bevolking_buurt may not regroup or drop what bijstand_buurt's inwoners count along.
+    # bevolking_buurt may drop what bijstand_buurt's inwoners count along (then only their
+    # totals are its cells), but not regroup it.
     bevolking = (PACKAGED_DEFINITIONS / "bevolking_buurt.toml").read_text()
     folder = tmp_path / "marts"
     folder.mkdir()
-    (folder / "bevolking_buurt.toml").write_text(
-        bevolking + '\n[[designs]]\nname = "grof"\nleeftijdsklasse = "totaal"\n'
-    )
-    with pytest.raises(MartError, match="along which this measure's cells are its cells"):
+    dropped = bevolking + '\n[[designs]]\nname = "grof"\nleeftijdsklasse = "totaal"\n'
+    (folder / "bevolking_buurt.toml").write_text(dropped)
+    assert load_definitions(folder)["bevolking_buurt"].designs[-1].name == "grof"
+    regrouped = dropped.replace(
+        '[dimensions.geslacht]',
+        '[dimensions.leeftijdsklasse.groupings.breed]\n"0-24" = ["0-14", "15-24"]\n\n'
+        '[dimensions.geslacht]',
+    ).replace('leeftijdsklasse = "totaal"', 'leeftijdsklasse = "breed"')
+    (folder / "bevolking_buurt.toml").write_text(regrouped)
+    with pytest.raises(MartError, match=r"regroups.*along which this measure's cells are its"):
         load_definitions(folder)
     assert "bijstand_buurt" in definitions
 
@@ -379,3 +386,97 @@ def test_a_mart_over_its_target_in_the_release_moves_on_to_its_next_design():
     _, _, (choice,) = protect_designs([counted[:3]], protect, protect_alone)
     assert releases == [["wijk_kwartaal_hoofdgroep"]]
     assert not choice.met and choice.hidden_share == 1.0
+
+
+def incidents_per_cell(seed: int) -> list[tuple[str, str, str]]:
+    """Incidents in every buurt, month (January to April) and klasse: many small cells."""
+    rng = np.random.default_rng(seed)
+    klassen = ["woninginbraak", "fietsdiefstal", "overlast_jeugd", "geweld", "vernieling"]
+    return [
+        (buurt, f"2026-{month:02d}-10", klasse)
+        for buurt in BUURTEN
+        for month in range(1, 5)
+        for klasse in klassen
+        for _ in range(int(rng.poisson(4)))
+    ]
+
+
+def fine_table_intervals(frames, incidents) -> dict[tuple, tuple[float, float]]:
+    """The attacker who knows that both tables are sums of one unpublished table of
+    buurt x maand x klasse with non-negative cells: per hidden cell, its least and
+    greatest value over every such table that gives what the two tables publish."""
+    from scipy.optimize import linprog
+
+    buurten, months, klassen = list(BUURTEN), sorted({d[:7] for _, d, _ in incidents}), sorted(
+        {k for *_, k in incidents}
+    )
+    fine = [(b, m, k) for b in buurten for m in months for k in klassen]
+    area = {("buurt", b): {b} for b in buurten}
+    area |= {("wijk", w): {b for b, of in BUURTEN.items() if of == w} for w in BUURTEN.values()}
+    area[("gemeente", "GM9999")] = set(buurten)
+    rows, values, hidden = [], [], []
+    for name, frame in frames.items():
+        for cell in frame.iter_rows(named=True):
+            members = np.array([
+                b in area[(cell["gebiedsniveau"], cell["gebiedscode"])]
+                and cell.get("maand", TOTAL) in (TOTAL, m) and cell["klasse"] in (TOTAL, k)
+                for b, m, k in fine
+            ], dtype=float)  # fmt: skip
+            key = (name, cell["gebiedscode"], cell.get("maand", TOTAL), cell["klasse"])
+            if cell["incidenten_geheim"]:
+                hidden.append((key, members))
+            else:
+                rows.append(members)
+                values.append(cell["incidenten"])
+    found = {}
+    for key, members in hidden:
+        low, high = (
+            linprog(sign * members, A_eq=np.array(rows), b_eq=np.array(values), method="highs")
+            for sign in (1, -1)
+        )
+        assert low.status == high.status == 0
+        found[key] = (low.fun, -high.fun)
+    return found
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_linked_designs_buurt_jaar_beside_wijk_maand_protect_every_hidden_cell(seed):
+    """incidenten_buurt_maand per buurt over the year beside incidenten_wijk_maand per
+    wijk and month: protected and audited as one system, and no hidden cell is pinned
+    closer than its protection by an attacker who reconstructs the unpublished table that
+    crosses them, whose intervals are those the audit of the linked tables finds."""
+    from udc.marts.audit import audit_gate
+    from udc.marts.release import release_links
+
+    definitions = load_definitions()
+    incidents = incidents_per_cell(seed)
+    main, beside = definitions["incidenten_buurt_maand"], definitions["incidenten_wijk_maand"]
+    buurt_jaar = next(d for d in main.designs if d.name == "buurt_jaar")
+    wijk_maand = beside.designs[0]
+    marts = [
+        count_mart(apply_design(main, buurt_jaar), lake(incidents), PEILDATUM),
+        count_mart(apply_design(beside, wijk_maand), lake(incidents), PEILDATUM),
+    ]
+    (link,) = release_links(marts)
+    # The wijk and gemeente cells of the year, per klasse (5 + totaal, 3 areas).
+    assert len(link.cells) == 18
+    np.testing.assert_array_equal(
+        marts[1].measures[0].values[link.cells], marts[0].measures[0].values[link.other_cells]
+    )
+    built, stats = protect_marts(marts)
+    assert stats.primary > 0 and stats.secondary > 0
+    audits, refusal = audit_gate(built, definitions)
+    assert refusal == "" and all(not a.too_narrow for a in audits)
+    frames = {b.definition.name: b.frame for b in built}
+    attacker = fine_table_intervals(frames, incidents)
+    assert {name for name, *_ in attacker} == set(frames)
+    audited = {
+        (a.mart, dict(i.key)["gebiedscode"], dict(i.key).get("maand", TOTAL),
+         dict(i.key)["klasse"]): i
+        for a in audits for i in a.intervals
+    }  # fmt: skip
+    assert set(audited) == set(attacker)
+    for key, (low, high) in attacker.items():
+        assert high - low >= 10 - 1e-6, key
+        if audited[key].tight:
+            assert (audited[key].lower, audited[key].upper) == (round(low), round(high)), key
