@@ -191,12 +191,8 @@ def _first_identities(
         chunk = roots[begin : begin + _COMPOSE_CHUNK]
         composed = compose(chunk, chunk, start[chunk].astype(np.int64))
         members[chunk] = composed.exists.sum(axis=1)
-        departed[chunk] = np.where(composed.exists, composed.departure, np.iinfo(np.int64).min).max(
-            axis=1
-        )
-    every = np.arange(tenancies)
-    gap = keyed.integers("vacancy", every, 0, _VACANCY_DAYS)
-    successor_arrival = np.maximum(start, departed[household]) + gap
+        departed[chunk] = _last_departure(composed)
+    successor_arrival = _successor_arrival(keyed, np.arange(tenancies), start, departed[household])
     possible = np.flatnonzero(successor_arrival < stay_until)
     for begin in range(0, possible.size, _COMPOSE_CHUNK):
         chunk = possible[begin : begin + _COMPOSE_CHUNK]
@@ -266,9 +262,9 @@ def households_on(keyed: Keyed, tenancies: Tenancies, geography: Geography, day:
     )
     # When everyone has died or left before the tenancy ends, a new household moves in: its
     # identity is the tenancy index shifted past all tenancies, so it is stable over time.
-    departed = np.where(residents.exists, residents.departure, np.iinfo(np.int64).min).max(axis=1)
-    gap = keyed.integers("vacancy", active, 0, _VACANCY_DAYS)
-    successor_arrival = np.maximum(tenancies.start[active], departed) + gap
+    successor_arrival = _successor_arrival(
+        keyed, active, tenancies.start[active], _last_departure(residents)
+    )
     replaced = ~residents.present.any(axis=1) & (successor_arrival <= day)
     successors = _compose(
         keyed,
@@ -287,6 +283,19 @@ def households_on(keyed: Keyed, tenancies: Tenancies, geography: Geography, day:
         }
     )
     return _take(merged, np.argsort(merged.dwelling, kind="stable"))
+
+
+def _last_departure(households: Households) -> np.ndarray:
+    """Per household, the day its last member dies or leaves."""
+    return np.where(households.exists, households.departure, np.iinfo(np.int64).min).max(axis=1)
+
+
+def _successor_arrival(
+    keyed: Keyed, tenancy: np.ndarray, start: np.ndarray, departed: np.ndarray
+) -> np.ndarray:
+    """When the next household moves into ``tenancy``'s dwelling once everyone has left;
+    one rule for the snapshot and for numbering identities, which must agree."""
+    return np.maximum(start, departed) + keyed.integers("vacancy", tenancy, 0, _VACANCY_DAYS)
 
 
 def _take(households: Households, rows: np.ndarray) -> Households:
