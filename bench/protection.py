@@ -106,7 +106,7 @@ def against_optimum(protected, counted) -> list[dict]:
         hidden = np.concatenate(ours.suppressed)
         primary = np.concatenate(ours.primary)
         values = np.concatenate([t.values for t in tables]).astype(float)
-        proven = udc_cells = udc_mass = best_cells = best_mass = unproven = too_big = 0
+        proven = floors = udc_cells = udc_mass = best_cells = best_mass = unproven = too_big = 0
         started = time.perf_counter()
         patterns = optimal_patterns(tables, time_limit=OPTIMUM_SECONDS, max_cells=OPTIMUM_CELLS)
         for component, optimum in patterns:
@@ -116,6 +116,7 @@ def against_optimum(protected, counted) -> list[dict]:
                 continue
             secondary = component[hidden[component] & ~primary[component]]
             proven += 1
+            floors += not optimum.widths
             udc_cells += len(secondary)
             udc_mass += float(values[secondary].sum())
             best_cells += optimum.secondary
@@ -125,6 +126,8 @@ def against_optimum(protected, counted) -> list[dict]:
                 "mart": built.definition.name,
                 "design": built.definition.design.name if built.definition.design else None,
                 "components_proven": proven,
+                # of which proven without the complements' widths: a floor
+                "components_floor_only": floors,
                 "components_unproven": unproven,
                 "components_not_attempted": too_big,
                 "udc_secondary": udc_cells,
@@ -282,7 +285,8 @@ def main(sizes: list[int]) -> None:
         for row in result["against_optimum"]:
             print(
                 f"    optimum {row['mart']:<28} in {row['components_proven']} proven "
-                f"component(s): udc {row['udc_secondary']} complements (mass "
+                f"component(s) ({row['components_floor_only']} without widths, a floor): "
+                f"udc {row['udc_secondary']} complements (mass "
                 f"{row['udc_secondary_mass']:,.0f}), optimum {row['optimum_secondary']} (mass "
                 f"{row['optimum_secondary_mass']:,.0f}); {row['components_unproven']} unproven, "
                 f"{row['components_not_attempted']} over {OPTIMUM_CELLS:,} cells not attempted",

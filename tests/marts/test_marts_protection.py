@@ -703,3 +703,36 @@ def test_the_proven_optimum_of_one_small_cell_is_its_cheapest_rectangle():
     two = grid({"a": [3, 4, 15], "b": [14, 11, 20], "c": [16, 18, 13]}, "xyz")
     ((_, both),) = optimal_patterns([two])
     assert both is not None and both.primary == 2 and both.secondary < 6
+
+
+def sparse_small_cells(seed: int) -> ProtectionTable:
+    """4 wijken of 5 buurten, 3 categories: counts of 10-199, one in 25 of them 1-3."""
+    rng = np.random.default_rng(seed)
+    areas: dict[str, str | None] = {"GM0001": None}
+    for w in range(1, 5):
+        areas[f"WK0001{w:02d}"] = "GM0001"
+        for b in range(1, 6):
+            areas[f"BU0001{w:02d}{b:02d}"] = f"WK0001{w:02d}"
+    leaves = {
+        (area, c): int(rng.choice([1, 2, 3]) if rng.random() < 0.04 else rng.integers(10, 200))
+        for area in areas
+        if area.startswith("BU")
+        for c in "abc"
+    }
+    return full_table("mart.n", {"gebiedscode": areas, "categorie": dimension(*"abc")}, leaves)
+
+
+def test_a_joint_program_polishes_the_pattern_to_the_proven_optimum():
+    """Demand by demand, an early complement can cost more than a joint choice: the
+    joint program's pattern, given its widths, replaces it (seed 246: 6 primary cells
+    whose cheapest complements, widths included, are 6 of mass 457)."""
+    from udc.marts.protection import optimal_patterns
+
+    t = sparse_small_cells(246)
+    result = protect_and_check([t])
+    assert result.stats.polished == 1
+    complements = result.suppressed[0] & ~t.primary
+    ((_, optimum),) = optimal_patterns([t])
+    assert optimum is not None and optimum.widths
+    assert (complements.sum(), t.values[complements].sum()) == (6, 457)
+    assert (optimum.secondary, optimum.secondary_mass) == (6, 457)
