@@ -734,6 +734,8 @@ def _polish(
     component's requirements before the first pattern. Worth it where the first pattern
     picks a complement early that a joint choice avoids: bevolking_buurt at 300,000
     residents, 6 complements of mass 938 -> 6 of mass 839 (the proven optimum)."""
+    if len(component) > EXACT_CELLS:
+        return
     cells = component[primary[component]]
     trial = _Certificates.empty(len(system.values), certificates.group_cells,
                                 certificates.group_totals)  # fmt: skip
@@ -743,7 +745,7 @@ def _polish(
     required.upper[component] = unprotected.upper
     required.lower[component] = unprotected.lower
     demands = _needs(cells, required, trial)
-    if not demands or len(demands) > POLISH_DEMANDS or len(component) > EXACT_CELLS:
+    if not demands or len(demands) > POLISH_DEMANDS:
         return
     alternative = hidden.copy()
     alternative[component] = keep[component]
