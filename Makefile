@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The browser tests drive Debian's Chromium (playwright's own browser downloads are not used).
+CHROMIUM ?= /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: demo test lint bench bench-protection clean
 
@@ -12,15 +15,20 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
+$(CHROMIUM):
+	@command -v apt-get > /dev/null || { echo "no apt-get: install Chromium and run make test CHROMIUM=/path/to/chromium"; exit 1; }
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium > /dev/null
+
 demo: $(STAMP)
 	rm -rf demo-workspace
 	$(BIN)/udc demo --workspace demo-workspace
 
 lint: $(STAMP)
-	$(BIN)/ruff check catalog flows marts pseudonymize quality sources workspace tests bench
+	$(BIN)/ruff check catalog dashboards flows marts pseudonymize quality sources workspace tests bench
 
-test: $(STAMP) lint
-	$(BIN)/pytest
+test: $(STAMP) $(CHROMIUM) lint
+	UDC_CHROMIUM=$(CHROMIUM) $(BIN)/pytest
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py --persons $${PERSONS:-1000000}
@@ -30,4 +38,4 @@ bench-protection: $(STAMP)
 	$(BIN)/python bench/protection.py --sizes $${SIZES:-100000,300000,1000000,3000000}
 
 clean:
-	rm -rf $(VENV) demo-workspace bench-workspace bench-workspace-* bench-results.json bench-protection.json
+	rm -rf $(VENV) demo-workspace test-artifacts bench-workspace bench-workspace-* bench-results.json bench-protection.json

@@ -21,6 +21,7 @@ from threadpoolctl import threadpool_limits
 
 from udc.sources.inbox import inbox_files, safe_label
 from udc.workspace.crosscheck import cross_check_run
+from udc.workspace.dashboards import build_dashboards
 from udc.workspace.ingest import DeliveryOutcome, process_delivery
 from udc.workspace.logbook import record_run
 from udc.workspace.publish import (
@@ -244,6 +245,33 @@ def cross_check(workspace: str, run_id: str) -> dict:
     }
 
 
+@task(cache_policy=NO_CACHE, persist_result=False)
+def dashboards(workspace: str) -> dict:
+    """The dashboard site from what is published now; it never touches the lake."""
+    res = open_resources(Path(workspace))
+    try:
+        outcome = build_dashboards(res.workspace)
+    except Exception as exc:
+        get_run_logger().error(_unexpected(exc))
+        return {
+            "status": "failed",
+            "message": f"the dashboards could not be built ({type(exc).__name__}); the marts "
+            "are published; see the Prefect log of this run, then `udc dashboard build`",
+            "index": None,
+            "pages": 0,
+            "warnings": [],
+        }
+    for warning in outcome.warnings:
+        get_run_logger().warning(warning)
+    return {
+        "status": "built",
+        "message": "",
+        "index": str(outcome.site.index),
+        "pages": len(outcome.site.pages),
+        "warnings": list(outcome.warnings),
+    }
+
+
 @flow(name="udc-nightly", persist_result=False, log_prints=False)
 def nightly(workspace: str) -> dict:
     """Process everything in the inbox once, then rebuild, audit and publish the marts that
@@ -291,6 +319,8 @@ def _process(res: Resources, workspace: str) -> dict:
             "message": f"retention failed with an unexpected {type(exc).__name__}; nothing "
             "more was deleted; see the Prefect log of this run",
         }
+    # After retention, so that the trend shows only releases that are still kept.
+    site = dashboards.with_options(task_run_name="dashboards").submit(workspace).result()
     try:
         entries, size = record_run(res, run_id, flow_run_id, deliveries, marts, deletions)
         logged = {"status": "written", "entries": entries, "size": size, "message": ""}
@@ -309,6 +339,7 @@ def _process(res: Resources, workspace: str) -> dict:
         or cross_checks["status"] == "failed"
         or logged["status"] == "failed"
         or retention["status"] == "failed"
+        or site["status"] == "failed"
     )
     summary = {
         "run_id": run_id,
@@ -317,6 +348,7 @@ def _process(res: Resources, workspace: str) -> dict:
         "cross_checks": cross_checks,
         "processing_log": logged,
         "retention": retention,
+        "dashboards": site,
     }
     res.catalog.finish_run(
         run_id, "completed_with_errors" if failed else "completed", summary, res.fingerprint()

@@ -13,10 +13,13 @@ ALLOWED = {
     "pseudonymize": set(),
     "catalog": set(),
     "marts": set(),
+    "dashboards": {"marts"},
     "sources": {"pseudonymize"},
     "quality": {"sources", "pseudonymize"},
-    "workspace": {"pseudonymize", "catalog", "marts", "sources", "quality"},
-    "flows": {"pseudonymize", "catalog", "marts", "sources", "quality", "workspace"},
+    "workspace": {"pseudonymize", "catalog", "marts", "sources", "quality", "dashboards"},
+    "flows": {
+        "pseudonymize", "catalog", "marts", "sources", "quality", "workspace", "dashboards"
+    },
 }
 
 

@@ -16,7 +16,9 @@ from udc.marts.cellkey import PACKAGED_PTABLES, load_ptable
 from udc.marts.definitions import PACKAGED_DEFINITIONS, load_definitions
 from udc.sources.contracts import load_contracts
 
-PACKAGES = ("catalog", "flows", "marts", "pseudonymize", "quality", "sources", "workspace")
+PACKAGES = (
+    "catalog", "dashboards", "flows", "marts", "pseudonymize", "quality", "sources", "workspace"
+)
 
 
 def test_every_module_imports():

@@ -40,6 +40,12 @@ archive_months = 12        # encrypted raw deliveries, from receipt
 quarantine_months = 3      # rejected deliveries, from receipt
 mart_release_months = 24   # mart releases no longer current, from publication
 
+[dashboards]
+# The CBS wijk- en buurtkaart (GeoJSON or GeoPackage, RD New or WGS84, keyed by buurtcode,
+# wijkcode and gemeentecode) for the maps of the dashboards in dashboards/. `udc generate`
+# writes the synthetic city's outlines here. Without it the dashboards have no maps.
+geometries = ["config/geo/wijkenbuurten.geojson"]
+
 [prefect]
 # Empty: `udc run` starts a temporary Prefect server. Set it (or PREFECT_API_URL) to use
 # a running server, e.g. "http://127.0.0.1:4200/api".
@@ -47,7 +53,9 @@ api_url = ""
 """
 
 RESTRICTED = ("keys", "lake", "quarantine", "archive", "inbox")
-FOLDERS = ("inbox", "quarantine", "archive", "lake", "marts", "feedback", "reports", "keys")
+FOLDERS = (
+    "inbox", "quarantine", "archive", "lake", "marts", "dashboards", "feedback", "reports", "keys"
+)
 
 
 class WorkspaceError(RuntimeError):
@@ -67,6 +75,7 @@ class Settings:
     archive_months: int = 12
     quarantine_months: int = 3
     mart_release_months: int = 24
+    geometries: tuple[Path, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -101,6 +110,15 @@ class Workspace:
     @property
     def marts(self) -> Path:
         return self.root / "marts"
+
+    @property
+    def dashboards(self) -> Path:
+        return self.root / "dashboards"
+
+    @property
+    def geometries_default(self) -> Path:
+        """Where `udc generate` writes the synthetic city's outlines."""
+        return self.root / "config" / "geo" / "wijkenbuurten.geojson"
 
     @property
     def feedback(self) -> Path:
@@ -150,6 +168,13 @@ class Workspace:
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise WorkspaceError(f"{self.settings_file}: retention.{key} must be months >= 0")
             months[key] = value
+        geometries = get("dashboards", "geometries")
+        if isinstance(geometries, str):
+            geometries = [geometries]
+        if not isinstance(geometries, list) or not all(isinstance(g, str) for g in geometries):
+            raise WorkspaceError(
+                f"{self.settings_file}: dashboards.geometries must be a list of file paths"
+            )
         return Settings(
             database_url=os.environ.get("UDC_DATABASE_URL", url),
             inbox=self.root / str(get("paths", "inbox")),
@@ -160,6 +185,7 @@ class Workspace:
             timezone=str(get("schedule", "timezone")),
             prefect_api_url=os.environ.get("PREFECT_API_URL") or str(get("prefect", "api_url")),
             **months,
+            geometries=tuple(self.root / g for g in geometries),
         )
 
     @contextmanager

@@ -1,6 +1,7 @@
 """The ``udc`` command line, one module per audience: ``engineer`` (init, generate, run,
 demo, serve), ``steward`` (quality), ``privacy`` (purposes, log, report, marts audit and
-unpublish) and ``analyst`` (marts list and show, query). ``common`` holds what they share.
+unpublish) and ``analyst`` (marts list and show, query, dashboard build and serve).
+``common`` holds what they share.
 Importing the modules registers their commands on ``app``.
 """
 

@@ -8,6 +8,7 @@ import sys
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from udc.flows.cli.common import (
@@ -15,6 +16,8 @@ from udc.flows.cli.common import (
     EXIT_SETUP,
     WorkspaceOption,
     app,
+    dashboard_app,
+    err,
     fail,
     friendly,
     marts_app,
@@ -98,3 +101,59 @@ def query(
     for row in arrow.to_pylist():
         table.add_row(*("" if v is None else str(v) for v in row.values()))
     out.print(table)
+
+
+def _print_site(outcome) -> None:
+    out.print(f"Dashboards: {outcome.site.index}")
+    for page in outcome.site.pages:
+        maps = ", ".join(page.mapped_levels) or "no map"
+        out.print(f"  {page.mart}: {page.page.name} ({maps}), {page.csv.name} for Excel")
+    for warning in outcome.warnings:
+        err.print(f"[yellow]warning:[/yellow] {escape(warning)}")
+
+
+@dashboard_app.command("build", rich_help_panel=ANALYST)
+@friendly
+def dashboard_build(workspace: WorkspaceOption = None) -> None:
+    """Rebuild the dashboard site (dashboards/current/) from the published marts."""
+    from udc.workspace.dashboards import build_dashboards
+
+    ws = Workspace.resolve(workspace).require()
+    _print_site(build_dashboards(ws))
+
+
+@dashboard_app.command("serve", rich_help_panel=ANALYST)
+@friendly
+def dashboard_serve(
+    port: Annotated[int, typer.Option(min=0, max=65535, help="0: any free port.")] = 8050,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Serve the dashboard site on http://127.0.0.1:<port>/ for a local look (Ctrl-C stops)."""
+    import functools
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    ws = Workspace.resolve(workspace).require()
+    current = ws.dashboards / "current"
+    if not (current / "index.html").is_file():
+        fail(f"no dashboard site in {ws.dashboards}; run `udc dashboard build` (or `udc run`)")
+        raise typer.Exit(EXIT_SETUP)
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:
+            pass  # a local look needs no access log on the terminal
+
+    # Through the `current` link, so that a rebuild shows up on the next page load.
+    handler = functools.partial(Quiet, directory=str(current))
+    try:
+        server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+    except OSError as exc:
+        fail(f"cannot listen on 127.0.0.1:{port} ({exc.strerror}); choose another --port")
+        raise typer.Exit(EXIT_SETUP) from None
+    out.print(f"Dashboards on http://127.0.0.1:{server.server_address[1]}/ (Ctrl-C stops)")
+    sys.stdout.flush()
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()

@@ -43,6 +43,10 @@ marts_app = typer.Typer(
     help="What is published: list, show, audit, unpublish.", no_args_is_help=True
 )
 app.add_typer(marts_app, name="marts", rich_help_panel=ANALYST)
+dashboard_app = typer.Typer(
+    help="The dashboard site of the published marts: build, serve.", no_args_is_help=True
+)
+app.add_typer(dashboard_app, name="dashboard", rich_help_panel=ANALYST)
 quality_app = typer.Typer(help="Deliveries and their verdicts: show, report.", no_args_is_help=True)
 app.add_typer(quality_app, name="quality", rich_help_panel=STEWARD)
 purposes_app = typer.Typer(

@@ -54,17 +54,21 @@ def generate(
 ) -> None:
     """Write one delivery of each of the six sources of a synthetic city into the inbox."""
     from udc.sources.synthetic import write_deliveries
+    from udc.sources.synthetic.shapes import write_shapes
 
     ws = Workspace.resolve(workspace).require()
     day = parse_peildatum(peildatum) if peildatum else dt.date.today().replace(day=1)
     started = time.perf_counter()
     paths = write_deliveries(ws.settings().inbox, persons, seed, day)
+    # The city's buurten and wijken for the dashboards' maps, where udc.toml looks first.
+    outlines = write_shapes(ws.geometries_default, seed)
     out.print(
         f"Wrote {len(paths)} deliveries for {persons:,} residents, peildatum {day:%Y%m%d}, "
         f"in {time.perf_counter() - started:.1f} s:"
     )
     for path in paths:
         out.print(f"  {path}  ({path.stat().st_size:,} bytes)")
+    out.print(f"Outlines of its buurten and wijken for the dashboards: {outlines}")
 
 
 def prefect_environment(ws: Workspace) -> None:
@@ -127,7 +131,7 @@ def run_nightly(ws: Workspace) -> tuple[dict, float | None]:
         ) from None
 
 
-def _print_summary(ws: Workspace, summary: dict) -> bool:
+def _print_summary(ws: Workspace, summary: dict, site_line: bool = True) -> bool:
     if summary.get("busy"):
         fail(summary["busy"])
         return False
@@ -173,6 +177,11 @@ def _print_summary(ws: Workspace, summary: dict) -> bool:
             f"{len(findings)} with findings."
         )
     out.print(f"Marts:    {ws.marts}")
+    site = summary.get("dashboards") or {"status": "", "index": None, "warnings": []}
+    if site["index"] and site_line:
+        out.print(f"Dashboards: {site['index']}  (`udc dashboard serve` shows them on localhost)")
+    for warning in site["warnings"]:
+        err.print(f"[yellow]warning:[/yellow] {escape(warning)}")
     out.print(f"Feedback: {ws.feedback}")
     for report in cross_checks["reports"]:
         out.print(f"Internal: {report}")
@@ -194,6 +203,8 @@ def _print_summary(ws: Workspace, summary: dict) -> bool:
         out.print(f"Retention: {retention['deleted']} expired item(s) deleted and logged.")
     if retention["status"] == "failed":
         problems.append(retention["message"])
+    if site["status"] == "failed":
+        problems.append(site["message"])
     for message in problems:
         fail(message)
     return not problems
@@ -218,6 +229,7 @@ def demo(
 ) -> None:
     """init + generate + run on embedded defaults (SQLite, a temporary Prefect server)."""
     from udc.sources.synthetic import write_deliveries
+    from udc.sources.synthetic.shapes import write_shapes
     from udc.workspace.resources import init_workspace
 
     ws = Workspace.resolve(workspace)
@@ -225,10 +237,15 @@ def demo(
     out.print(f"Workspace: {ws.root}")
     day = dt.date.today().replace(day=1)
     paths = write_deliveries(ws.settings().inbox, persons, seed, day)
+    write_shapes(ws.geometries_default, seed)
     out.print(f"Generated {len(paths)} deliveries for a city of {persons:,} residents.")
     summary, _ = run_nightly(ws)
-    ok = _print_summary(ws, summary)
+    ok = _print_summary(ws, summary, site_line=False)
     out.print(f'Try: udc query -w {ws.root} "select * from bevolking_buurt limit 10"')
+    site = summary.get("dashboards") or {}
+    if site.get("index"):
+        out.print(f"Dashboards: {site['index']}  (open it in a browser, or "
+                  f"`udc dashboard serve -w {ws.root}`)")
     if not ok:
         raise typer.Exit(EXIT_RUN_ERRORS)
 

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
 
 from typer.testing import CliRunner
 
@@ -57,8 +62,43 @@ def test_generate_writes_the_six_sources(tmp_path):
             "politie_incidenten",
         )
     )
+    assert (workspace / "config" / "geo" / "wijkenbuurten.geojson").is_file()
     bad = runner.invoke(app, ["generate", "--workspace", str(workspace), "--peildatum", "2026"])
     assert bad.exit_code == 2
+
+
+def test_the_dashboards_build_and_serve_on_localhost(tmp_path):
+    workspace = tmp_path / "ws"
+    runner.invoke(app, ["init", "--workspace", str(workspace)])
+    early = runner.invoke(app, ["dashboard", "serve", "--workspace", str(workspace)])
+    assert early.exit_code == 3 and "udc dashboard build" in early.output
+    built = runner.invoke(app, ["dashboard", "build", "--workspace", str(workspace)])
+    assert built.exit_code == 0, built.output
+    index = workspace / "dashboards" / "current" / "index.html"
+    assert f"Dashboards: {index}" in built.output
+    assert "nog geen marts gepubliceerd" in index.read_text("utf-8")
+    # A named outline file that is missing: a warning, and the site without maps.
+    settings = workspace / "udc.toml"
+    settings.write_text(settings.read_text().replace(
+        'geometries = ["config/geo/wijkenbuurten.geojson"]', 'geometries = ["geo/kaart.gpkg"]'))
+    warned = runner.invoke(app, ["dashboard", "build", "--workspace", str(workspace)])
+    assert warned.exit_code == 0
+    assert "kaart.gpkg" in warned.output and "without maps" in warned.output
+    server = subprocess.Popen(
+        [str(Path(sys.executable).with_name("udc")), "dashboard", "serve", "--port", "0",
+         "--workspace", str(workspace)],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        line = server.stdout.readline()
+        url = re.search(r"http://127\.0\.0\.1:\d+/", line).group(0)
+        with urllib.request.urlopen(url + "index.html", timeout=10) as response:
+            assert "Dashboards" in response.read().decode("utf-8")
+        with urllib.request.urlopen(url + "assets/plotly.min.js", timeout=10) as response:
+            assert response.status == 200
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
 
 
 def test_serve_without_a_prefect_server_explains_how_to_start_one(tmp_path):

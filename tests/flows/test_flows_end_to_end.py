@@ -26,6 +26,7 @@ import pytest
 from udc.marts.definitions import PACKAGED_DEFINITIONS, load_definitions
 from udc.sources.contracts import load_contracts
 from udc.sources.synthetic import write_deliveries
+from udc.sources.synthetic.shapes import write_shapes
 
 pytestmark = pytest.mark.prefect
 
@@ -63,6 +64,7 @@ def city(tmp_path_factory):
     assert udc(workspace, "init").returncode == 0
     inbox = workspace / "inbox"
     write_deliveries(inbox, 3000, 7, PEILDATUM)
+    write_shapes(workspace / "config" / "geo" / "wijkenbuurten.geojson", 7)
     bsns = delivered_bsns(inbox)
     brp_bytes = (inbox / "brp" / f"brp_{PEILDATUM:%Y%m%d}.csv").read_bytes()
     first = udc(workspace, "run")
@@ -100,6 +102,12 @@ def test_first_run_publishes_every_mart(city):
     assert not list((workspace / "inbox").glob("*/*.csv"))
     assert len(list((workspace / "archive").glob("*/*.enc"))) == 6
     assert len(list((workspace / "feedback").glob(f"*/*_{PEILDATUM:%Y%m%d}.html"))) == 6
+    # The dashboards follow publication: a page and a CSV per mart, maps from the outlines.
+    site = workspace / "dashboards" / "current"
+    assert f"Dashboards: {site / 'index.html'}" in first.stdout
+    assert {p.stem for p in site.glob("*.html")} == names | {"index"}
+    assert {p.stem for p in site.glob("*.csv")} == names
+    assert '"wijk":{"type":"FeatureCollection"' in (site / "bevolking_buurt.html").read_text()
 
 
 def test_marts_read_with_duckdb_polars_and_pyarrow(city):
@@ -293,6 +301,7 @@ def test_the_prefect_run_shows_each_release_step_and_the_mart_that_failed(city):
         assert runs[f"{step}-20261001 ({marts})"] == {"COMPLETED"}
     assert runs["build-20261001-wmo_wijk"] == {"COMPLETED"}
     assert runs["ingest-brp/brp_20261001.csv"] == {"COMPLETED"}
+    assert runs["dashboards"] == {"COMPLETED"}
     # A definition whose query returns the wrong columns: its build task fails, the rest
     # of the release is protected, audited and published without it.
     definition = workspace / "config" / "marts" / "wmo_wijk.toml"

@@ -7,13 +7,16 @@ import re
 
 import polars as pl
 import pytest
+from shapely.geometry import shape
 
+from udc.dashboards.geometries import read_areas
 from udc.sources.contracts import Contract, load_contracts
 from udc.sources.synthetic import SOURCES, generate_city, write_deliveries
 from udc.sources.synthetic._keyed import Keyed, day_number
 from udc.sources.synthetic.geography import build_geography
 from udc.sources.synthetic.population import build_tenancies, households_on
 from udc.sources.synthetic.residents import residents_of
+from udc.sources.synthetic.shapes import city_shapes, write_shapes
 
 PEILDATUM = dt.date(2025, 1, 1)
 SMALL = 5_000
@@ -402,3 +405,28 @@ def test_rejects_sizes_and_dates_it_cannot_generate():
         generate_city(10, 1, PEILDATUM)
     with pytest.raises(ValueError, match="peildatum"):
         generate_city(1_000, 1, dt.date(1990, 1, 1))
+
+
+def test_the_city_has_outlines_that_nest_and_tile_like_the_cbs_map(tmp_path):
+    collection = city_shapes(1)
+    assert collection == city_shapes(1)  # the seed alone decides
+    buurten = build_geography(1, 1_000).buurten
+    features = collection["features"]
+    by_level = {
+        level: [f for f in features if key in f["properties"] and (
+            level == "buurt" or "buurtcode" not in f["properties"])]
+        for level, key in (("buurt", "buurtcode"), ("wijk", "wijkcode"))
+    }  # fmt: skip
+    codes = [f["properties"]["buurtcode"] for f in by_level["buurt"]]
+    assert codes == buurten["buurtcode"].to_list()
+    assert {f["properties"]["wijkcode"] for f in by_level["wijk"]} == set(buurten["wijkcode"])
+    city = shape(features[0]["geometry"])
+    parts = [shape(f["geometry"]) for f in by_level["buurt"]]
+    # No gaps and no overlaps: the buurten's areas add up to the city's.
+    assert sum(p.area for p in parts) == pytest.approx(city.area, rel=1e-4)
+    wijken = {f["properties"]["wijkcode"]: shape(f["geometry"]) for f in by_level["wijk"]}
+    for feature, part in zip(by_level["buurt"], parts, strict=True):
+        assert wijken[feature["properties"]["wijkcode"]].buffer(1e-5).contains(part)
+        assert part.area > city.area / 2_000  # no slivers
+    areas = read_areas([write_shapes(tmp_path / "geo" / "wijkenbuurten.geojson", 1)])
+    assert len(areas.level("buurt")) == buurten.height
