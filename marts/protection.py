@@ -65,9 +65,17 @@ at 100,000 residents 10 complements (mass 518) -> 9 (463, the proven optimum); w
 ones (an exchange step) was tried too: it hid the same cells at 100k-2.5M residents, with
 a mass lower by 0.1%, for 17% more protection time, so it is left out.
 
-**Polish.** A component of at most ``POLISH_DEMANDS`` primary demands gets a second
-pattern from one program for all of them at once, completed and cleaned up as the first;
-the cheaper pattern is kept (``_polish``).
+**Polish.** A component of at most ``EXACT_CELLS`` cells gets a second pattern from one
+program for all its primary demands at once, completed and cleaned up as the first; the
+cheaper pattern is kept (``_polish``). Above ``POLISH_DEMANDS`` demands the program also
+gives every complement its width, on condition that it is hidden (the optimum's own
+program, cut at ``MIP_NODE_LIMIT`` nodes), as long as it has at most ``POLISH_FLOWS``
+flow variables: without the widths, the completion that adds them undid the joint
+program's gain. wmo_wijk at 3,000,000 residents: 18 complements of mass 1,703 -> 17 of
+1,418, the proven optimum, for 3.1 s more protection; at 100,000 and 300,000 residents
+the program runs too (about 4 s more) and finds nothing cheaper. The node limit does not
+bound its time, HiGHS's root node does the work: on 64-cell tables where one cell in four
+is small it took 3-40 s (``POLISH_FLOWS`` bounds its size, not its time).
 
 Cells hidden as complements get a requirement of their own (``secondary_width``: a width
 of at least that, on either side; the direction that made a cell a complement usually
@@ -97,8 +105,9 @@ SIBLINGS = 3  # else only the siblings with the most mass
 FLOW_COST = 1e-4  # per unit of movement: among equal patterns, the shortest directions
 TOLERANCE = 1e-6
 MIP_NODE_LIMIT = 500  # deterministic, unlike a time limit
-POLISH_DEMANDS = 12  # demands of the joint program that polishes a component (above that,
-# it takes seconds: 62 demands in 91 cells, 10 s)
+POLISH_DEMANDS = 12  # up to this many demands, the polishing program has no widths in it;
+POLISH_FLOWS = 30_000  # above, it has them, up to this many flow variables (wmo_wijk at
+# 3,000,000 residents: 62 demands and 86 widths in 91 cells, 27,000, in 3.6 s)
 
 
 @dataclass(frozen=True)
@@ -733,7 +742,10 @@ def _polish(
     did. Kept only when it costs less, so it never hides more. ``unprotected`` holds the
     component's requirements before the first pattern. Worth it where the first pattern
     picks a complement early that a joint choice avoids: bevolking_buurt at 300,000
-    residents, 6 complements of mass 938 -> 6 of mass 839 (the proven optimum)."""
+    residents, 6 complements of mass 938 -> 6 of mass 839 (the proven optimum). With more
+    than ``POLISH_DEMANDS`` demands the complements' widths are in the program too, and
+    its directions for them are recorded: wmo_wijk at 3,000,000 residents, 18 of mass
+    1,703 -> 17 of 1,418 (the proven optimum)."""
     if len(component) > EXACT_CELLS:
         return
     cells = component[primary[component]]
@@ -745,16 +757,42 @@ def _polish(
     required.upper[component] = unprotected.upper
     required.lower[component] = unprotected.lower
     demands = _needs(cells, required, trial)
-    if not demands or len(demands) > POLISH_DEMANDS:
+    if not demands:
         return
     alternative = hidden.copy()
     alternative[component] = keep[component]
-    directions = _solve(system, component, demands, alternative, whole=True, binary=True)
+    widths: list[_Demand] = []
+    if len(demands) > POLISH_DEMANDS:
+        # Many demands: the joint program alone leaves the complements' widths to the
+        # completion below, which then undoes its gain; with them inside it, it is the
+        # optimum's program, cut at the node limit.
+        candidates = component[~alternative[component] & (system.values[component] > 0)]
+        widths = [
+            _Demand(int(c), amount, rising, conditional=True)
+            for c in candidates.tolist()
+            for amount, rising in ((secondary_width[c], True),
+                                   (min(secondary_width[c], system.values[c]), False))
+            if amount > 0  # a table whose complements need no width (a magnitude's)
+        ]  # fmt: skip
+        if 2 * len(component) * (len(demands) + len(widths)) > POLISH_FLOWS:
+            return
+    directions = _solve(system, component, demands + widths, alternative, whole=True, binary=True)
     stats.exact_programs += 1
     if directions is None or not _apply(
-        system, component, demands, directions, alternative, trial, whole=True
+        system, component, demands, directions[: len(demands)], alternative, trial, whole=True
     ):
         return
+    for demand, direction in zip(widths, directions[len(demands) :], strict=True):
+        # A complement's width, found on condition that it is hidden: recorded as the
+        # direction it is, so that the completion below need not look for it again.
+        cleaned = np.round(np.where(np.abs(direction) > TOLERANCE, direction, 0.0))
+        moved = float(cleaned[np.flatnonzero(component == demand.target)[0]])
+        if moved == 0 or (moved > 0) != demand.rising:
+            continue
+        if not _valid(system, component, cleaned, _Demand(demand.target, abs(moved), moved > 0)):
+            return
+        alternative[component[cleaned != 0]] = True
+        trial.record(component, cleaned)
     complements = component[~keep[component]]
     cost = system.cost[complements[hidden[complements]]].sum()
     # The joint pattern is (within the node limit) the cheapest for the primary demands and
@@ -977,6 +1015,7 @@ def optimal_patterns(
             _Demand(int(c), amount, rising, conditional=True)
             for c in candidates.tolist()
             for amount, rising in ((width[c], True), (min(width[c], system.values[c]), False))
+            if amount > 0
         ]
         optimum = None
         if 2 * len(component) * (len(demands) + len(conditional)) <= WIDTHS_LIMIT:

@@ -705,21 +705,27 @@ def test_the_proven_optimum_of_one_small_cell_is_its_cheapest_rectangle():
     assert both is not None and both.primary == 2 and both.secondary < 6
 
 
-def sparse_small_cells(seed: int) -> ProtectionTable:
-    """4 wijken of 5 buurten, 3 categories: counts of 10-199, one in 25 of them 1-3."""
+def small_cells(seed: int, wijken: int, buurten: int, small: float) -> ProtectionTable:
+    """``wijken`` of ``buurten`` buurten, 3 categories: counts of 10-199, a share
+    ``small`` of them 1-3."""
     rng = np.random.default_rng(seed)
     areas: dict[str, str | None] = {"GM0001": None}
-    for w in range(1, 5):
+    for w in range(1, wijken + 1):
         areas[f"WK0001{w:02d}"] = "GM0001"
-        for b in range(1, 6):
+        for b in range(1, buurten + 1):
             areas[f"BU0001{w:02d}{b:02d}"] = f"WK0001{w:02d}"
     leaves = {
-        (area, c): int(rng.choice([1, 2, 3]) if rng.random() < 0.04 else rng.integers(10, 200))
+        (area, c): int(rng.choice([1, 2, 3]) if rng.random() < small else rng.integers(10, 200))
         for area in areas
         if area.startswith("BU")
         for c in "abc"
     }
     return full_table("mart.n", {"gebiedscode": areas, "categorie": dimension(*"abc")}, leaves)
+
+
+def sparse_small_cells(seed: int) -> ProtectionTable:
+    """4 wijken of 5 buurten, one cell in 25 small."""
+    return small_cells(seed, 4, 5, 0.04)
 
 
 def test_a_joint_program_polishes_the_pattern_to_the_proven_optimum():
@@ -736,3 +742,24 @@ def test_a_joint_program_polishes_the_pattern_to_the_proven_optimum():
     assert optimum is not None and optimum.widths
     assert (complements.sum(), t.values[complements].sum()) == (6, 457)
     assert (optimum.secondary, optimum.secondary_mass) == (6, 457)
+
+
+def test_many_demands_are_polished_with_the_complements_widths_in_the_program(monkeypatch):
+    """Above POLISH_DEMANDS demands the joint program alone gives a pattern whose
+    completion costs more than the first; with the widths inside it is the optimum's
+    program (seed 6: 8 primary cells, 16 demands; 13 complements of mass 858 without the
+    widths polish, 12 of 728 with it, the proven optimum)."""
+    from udc.marts import protection
+    from udc.marts.protection import optimal_patterns
+
+    t = small_cells(6, 3, 4, 0.25)  # one cell in four small
+    result = protect_and_check([t])
+    assert result.stats.polished == 1
+    complements = result.suppressed[0] & ~t.primary
+    ((_, optimum),) = optimal_patterns([t])
+    assert optimum is not None and optimum.widths
+    assert (complements.sum(), t.values[complements].sum()) == (12, 728)
+    assert (optimum.secondary, optimum.secondary_mass) == (12, 728)
+    monkeypatch.setattr(protection, "POLISH_FLOWS", 0)
+    without = protect_release([t]).suppressed[0] & ~t.primary
+    assert (without.sum(), t.values[without].sum()) == (13, 858)
