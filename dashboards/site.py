@@ -201,11 +201,11 @@ def _swap(root: Path, build: Path) -> None:
     link = root / f".current-{uuid.uuid4().hex}"
     os.symlink(f"builds/{build.name}", link)
     os.replace(link, root / "current")
-    builds = sorted((p for p in (root / "builds").iterdir() if not p.name.startswith(".")),
-                    key=lambda p: p.name)  # fmt: skip
-    for old in builds[:-KEPT_BUILDS]:
-        if old != build:
-            shutil.rmtree(old)
+    # The new one and the newest others (build names sort by the time they were begun).
+    others = sorted(p.name for p in (root / "builds").iterdir()
+                    if not p.name.startswith(".") and p != build)  # fmt: skip
+    for old in others[: max(0, len(others) - (KEPT_BUILDS - 1))]:
+        shutil.rmtree(root / "builds" / old)
 
 
 def build_site(
@@ -241,7 +241,7 @@ def build_site(
             written.append((name, tuple(geo)))
         (staging / "index.html").write_text(_index_html(pages, built_at, skipped), "utf-8")
         _write_assets(staging)
-        build = builds / f"{moment.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
+        build = builds / f"{moment.strftime('%Y%m%dT%H%M%S%f')}-{uuid.uuid4().hex[:8]}"
         os.rename(staging, build)
     finally:
         if staging.exists():
