@@ -95,11 +95,14 @@ def trend_releases(current: Release, releases: Sequence[Release]) -> list[Releas
     return [latest[p] for p in sorted(latest)][-TREND_PEILDATUMS:]
 
 
-def mart_page(current: Release, history: Sequence[Release]) -> dict:
+def mart_page(
+    current: Release, history: Sequence[Release], frame: pl.DataFrame | None = None
+) -> dict:
     """Everything a mart's page shows, JSON-ready: the mart's description, its levels,
-    dimensions and measures, the current cells and the cells of earlier peildatums."""
+    dimensions and measures, the current cells and the cells of earlier peildatums.
+    ``frame``: the current release's cells, when the caller has read them already."""
     metadata = dict(current.metadata)
-    frame = pl.read_parquet(current.parquet)
+    frame = pl.read_parquet(current.parquet) if frame is None else frame
     dimensions = _listed(metadata, "udc.dimensions")
     absent = [c for c in (*AREA_COLUMNS, *dimensions) if c not in frame.columns]
     if absent:

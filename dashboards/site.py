@@ -228,8 +228,8 @@ def build_site(
             if current is None:
                 continue
             try:
-                page = mart_page(current, store.releases(name))
                 frame = pl.read_parquet(current.parquet)
+                page = mart_page(current, store.releases(name), frame)
                 csv = dutch_csv(frame, measures(current, frame))
             except (PageError, OSError, pl.exceptions.PolarsError) as exc:
                 skipped.append(f"{name}: {exc}")
