@@ -23,6 +23,7 @@ from udc.sources.inbox import inbox_files, safe_label
 from udc.workspace.crosscheck import cross_check_run
 from udc.workspace.dashboards import build_dashboards
 from udc.workspace.ingest import DeliveryOutcome, process_delivery
+from udc.workspace.layout import Workspace
 from udc.workspace.logbook import record_run
 from udc.workspace.publish import (
     AuditedRelease,
@@ -247,10 +248,10 @@ def cross_check(workspace: str, run_id: str) -> dict:
 
 @task(cache_policy=NO_CACHE, persist_result=False)
 def dashboards(workspace: str) -> dict:
-    """The dashboard site from what is published now; it never touches the lake."""
-    res = open_resources(Path(workspace))
+    """The dashboard site from what is published now; it never touches the lake (nor the
+    catalog or the keys, so it opens none of them)."""
     try:
-        outcome = build_dashboards(res.workspace)
+        outcome = build_dashboards(Workspace(Path(workspace)))
     except Exception as exc:
         get_run_logger().error(_unexpected(exc))
         return {
