@@ -51,6 +51,8 @@ class Delivery(Base):
     run_id: Mapped[str | None] = mapped_column(ForeignKey("runs.id"))
     source: Mapped[str] = mapped_column(String(64), index=True)
     peildatum: Mapped[dt.date | None] = mapped_column(Date)
+    # The gemeente the file name names (GM + 4 digits); None: the workspace's one municipality.
+    gemeentecode: Mapped[str | None] = mapped_column(String(6))
     file_name: Mapped[str] = mapped_column(String(255))
     sha256: Mapped[str] = mapped_column(String(64), index=True)
     size_bytes: Mapped[int] = mapped_column(Integer)

@@ -76,6 +76,12 @@ class CrossCheckOutcome(Protocol):
     def status(self) -> str: ...
 
 
+def _of_gemeente(gemeente: str | None):
+    if gemeente is None:
+        return Delivery.gemeentecode.is_(None)
+    return Delivery.gemeentecode == gemeente
+
+
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -182,12 +188,16 @@ class Catalog:
         with self.session() as session:
             session.execute(update(Delivery).where(Delivery.id == delivery_id).values(**fields))
 
-    def supersede_earlier(self, delivery_id: int, source: str, peildatum: dt.date) -> None:
-        """An earlier accepted delivery for the same source and peildatum becomes replaced."""
+    def supersede_earlier(
+        self, delivery_id: int, source: str, peildatum: dt.date, gemeente: str | None = None
+    ) -> None:
+        """An earlier accepted delivery for the same source, gemeente and peildatum becomes
+        replaced."""
         with self.session() as session:
             session.execute(
                 update(Delivery)
                 .where(Delivery.source == source, Delivery.peildatum == peildatum)
+                .where(_of_gemeente(gemeente))
                 .where(Delivery.status.in_(ACCEPTED), Delivery.id != delivery_id)
                 .values(status="replaced")
             )
@@ -221,12 +231,16 @@ class Catalog:
             query = select(QualityCheck).where(QualityCheck.delivery_id == delivery_id)
             return list(session.scalars(query.order_by(QualityCheck.id)))
 
-    def latest_accepted_before(self, source: str, peildatum: dt.date) -> Delivery | None:
-        """The delivery in force of ``source`` with the latest peildatum before ``peildatum``."""
+    def latest_accepted_before(
+        self, source: str, peildatum: dt.date, gemeente: str | None = None
+    ) -> Delivery | None:
+        """The delivery in force of ``source`` (for ``gemeente``) with the latest peildatum
+        before ``peildatum``."""
         with self.session() as session:
             query = (
                 select(Delivery)
                 .where(Delivery.source == source, Delivery.status.in_(ACCEPTED))
+                .where(_of_gemeente(gemeente))
                 .where(Delivery.peildatum < peildatum)
                 .order_by(Delivery.peildatum.desc(), Delivery.id.desc())
                 .limit(1)
@@ -476,15 +490,17 @@ class Catalog:
             found = [delivery_id for delivery_id, digests in rows if holds(digests)]
             return [session.get(Delivery, delivery_id) for delivery_id in found]
 
-    def forget_lake_subjects(self, source: str, peildatum: dt.date) -> int:
-        """Drop the access-request index of a source's deliveries for ``peildatum`` (its
-        lake data are deleted); returns how many deliveries it covered."""
+    def forget_lake_subjects(
+        self, source: str, peildatum: dt.date, gemeente: str | None = None
+    ) -> int:
+        """Drop the access-request index of a source's deliveries (of ``gemeente``) for
+        ``peildatum`` (its lake data are deleted); returns how many deliveries it covered."""
         with self.session() as session:
             ids = list(
                 session.scalars(
-                    select(Delivery.id).where(
-                        Delivery.source == source, Delivery.peildatum == peildatum
-                    )
+                    select(Delivery.id)
+                    .where(Delivery.source == source, Delivery.peildatum == peildatum)
+                    .where(_of_gemeente(gemeente))
                 )
             )
             for delivery_id in ids:

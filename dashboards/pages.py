@@ -19,7 +19,7 @@ from udc.marts.publish import Release
 
 AREA_COLUMNS = ("gebiedsniveau", "gebiedscode", "gebiedsnaam")
 HIDDEN_SUFFIX = "_geheim"
-LEVEL_ORDER = ("buurt", "wijk", "gemeente")
+LEVEL_ORDER = ("buurt", "wijk", "gemeente", "regio")
 TREND_PEILDATUMS = 24  # two years of monthly releases: older ones stay in the parquet
 
 

@@ -36,7 +36,7 @@ from udc.marts.publish import MartStore
 PACKAGED_ASSETS = Path(__file__).parent / "assets"
 ASSETS = ("udc.js", "udc.css")
 KEPT_BUILDS = 2  # the current one and the one before, which a browser may still be reading
-LEVEL_NAMES = {"buurt": "buurten", "wijk": "wijken", "gemeente": "gemeente"}
+LEVEL_NAMES = {"buurt": "buurten", "wijk": "wijken", "gemeente": "gemeente", "regio": "regio"}
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
-from udc.marts.build import MartCounts, MartTable
+from udc.marts.build import (
+    CODE_COLUMN,
+    MartCounts,
+    MartTable,
+    member_of_area_expr,
+    tied_members,
+)
 from udc.marts.definitions import MartDefinition
 from udc.marts.intervals import (
     CODE,
@@ -140,11 +146,14 @@ def combined_view(item: AuditInput, earlier: Sequence[AuditInput]) -> AuditInput
         if other.mart != item.mart or other.dimensions != item.dimensions:
             continue
         for measure in item.measures:
-            fingerprint = item.fingerprints.get(measure)
-            if fingerprint is None or other.fingerprints.get(measure) != fingerprint:
+            tied = tied_members(item.fingerprints, other.fingerprints, measure)
+            if tied is not None and not tied:
                 continue
             secret = f"{measure}{SECRET_SUFFIX}"
             shown = other.frame.filter(~pl.col(secret).fill_null(True))
+            if tied is not None:
+                # Only the members whose deliveries both releases read hold the same values.
+                shown = shown.filter(member_of_area_expr(CODE).is_in(sorted(tied)))
             revealed = pl.col(secret).fill_null(False) & pl.col("_shown").is_not_null()
             frame = (
                 frame.join(
@@ -199,9 +208,14 @@ def shown_before(
                 continue
             for table in counts.measures:
                 measure = table.measure.name
-                if item.fingerprints.get(measure) != fingerprints[name].get(measure):
+                tied = tied_members(fingerprints[name], item.fingerprints, measure)
+                if tied is not None and not tied:
                     continue
                 hidden, published = cells_shown(item.frame, counts, table)
+                if tied is not None:
+                    codes = table.grid.select(member_of_area_expr(CODE_COLUMN).is_in(sorted(tied)))
+                    within = codes.to_series().fill_null(False).to_numpy()
+                    hidden, published = hidden & within, published & within
                 if (name, measure) in found:
                     hid, shown = found[(name, measure)]
                     hidden, published = hid | hidden, shown | published

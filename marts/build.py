@@ -29,6 +29,7 @@ from udc.marts.cellkey import record_keys
 from udc.marts.definitions import (
     GEOGRAPHY_LEVELS,
     GEOGRAPHY_SOURCE,
+    REGIO,
     TOTAL,
     UNKNOWN,
     MartDefinition,
@@ -125,6 +126,7 @@ def measure_fingerprints(definition: MartDefinition, deliveries: Sequence[str]) 
     an attacker who reads both combines them (the audit ties them, and a rebuild starts
     from what the earlier one hid). Protection settings do not change it."""
     found = {}
+    members = sorted({_member_of_delivery(d) for d in deliveries} - {None})
     for measure in definition.measures:
         payload = {
             "measure": [measure.sql, measure.kind, list(measure.dimensions)],
@@ -139,7 +141,56 @@ def measure_fingerprints(definition: MartDefinition, deliveries: Sequence[str]) 
         }
         text = json.dumps(payload, sort_keys=True).encode()
         found[measure.name] = hashlib.sha256(text).hexdigest()[:16]
+        # A member's cells depend on its own deliveries only (member_connection): two
+        # releases with the same fingerprint for a member hold the same values in its areas.
+        for member in members:
+            own = [d for d in deliveries if _member_of_delivery(d) == member]
+            text = json.dumps(payload | {"deliveries": sorted(own)}, sort_keys=True).encode()
+            found[f"{measure.name}{MEMBER_MARK}{member}"] = hashlib.sha256(text).hexdigest()[:16]
     return found
+
+
+MEMBER_MARK = "@"
+
+
+def _member_of_delivery(delivery: str) -> str | None:
+    """The gemeente of a delivery as a release names it (``brp@GM0200:20261201:<sha>``)."""
+    key = delivery.split(":", 1)[0]
+    return key.partition(MEMBER_MARK)[2] or None
+
+
+def member_of_area(code: str) -> str | None:
+    """The gemeente a buurt, wijk or gemeente code lies in, by the CBS numbering (BU and WK
+    codes start with the gemeente's four digits); None for a regio."""
+    if code[:2] in ("BU", "WK", "GM") and len(code) >= 6:
+        return f"GM{code[2:6]}"
+    return None
+
+
+def member_of_area_expr(column: str) -> pl.Expr:
+    """``member_of_area`` of a column of codes."""
+    code = pl.col(column)
+    return (
+        pl.when(code.str.slice(0, 2).is_in(["BU", "WK", "GM"]))
+        .then(pl.lit("GM") + code.str.slice(2, 4))
+        .otherwise(pl.lit(None, pl.String))
+    )
+
+
+def tied_members(
+    ours: Mapping[str, str], theirs: Mapping[str, str], measure: str
+) -> frozenset[str] | None:
+    """Where two releases hold the same values of ``measure``: everywhere (None), or in the
+    areas of these members only (empty: nowhere)."""
+    fingerprint = ours.get(measure)
+    if fingerprint is not None and theirs.get(measure) == fingerprint:
+        return None
+    prefix = f"{measure}{MEMBER_MARK}"
+    return frozenset(
+        key.removeprefix(prefix)
+        for key, value in ours.items()
+        if key.startswith(prefix) and theirs.get(key) == value
+    )
 
 
 def counting_connection(
@@ -150,21 +201,111 @@ def counting_connection(
     counts, and where a caller counting several designs of one mart counts them all (it
     closes the connection)."""
     con = duckdb.connect(":memory:")
-    for source, columns in definition.inputs.items():
-        if source not in tables:
-            con.close()
-            raise MartError(f"{definition.name}: input {source!r} was not provided")
-        missing = sorted(set(columns) - set(tables[source].columns))
-        if missing:
-            con.close()
-            raise MartError(f"{definition.name}: input {source!r} lacks columns {missing}")
-        con.register(source, tables[source].select(columns).to_arrow())
+    try:
+        _register_inputs(con, definition, tables)
+    except MartError:
+        con.close()
+        raise
     for statement in macro_statements(peildatum):
         con.execute(statement)
     con.execute("SET python_enable_replacements = false")
     con.execute("SET enable_external_access = false")
     con.execute("SET lock_configuration = true")
     return con
+
+
+def member_connection(
+    definition: MartDefinition,
+    members: Sequence[Mapping[str, pl.DataFrame]],
+    peildatum: date,
+) -> tuple[duckdb.DuckDBPyConnection, dict[str, str]]:
+    """A restricted connection (as ``counting_connection``) for a mart over several
+    municipalities: each measure query runs over one member's inputs at a time, so that a
+    member's cells depend on its own deliveries only (what the audit relies on when it ties
+    a member's cells across releases), and what it returns goes into one temporary table
+    per measure (``_fine_<measure>``; returned per measure name). The sources are gone
+    afterwards; ``buurtindeling`` holds every member's areas."""
+    for tables in members:
+        _check_nesting(definition, tables.get(GEOGRAPHY_SOURCE))
+    con = duckdb.connect(":memory:")
+    fine: dict[str, str] = {}
+    try:
+        for statement in macro_statements(peildatum):
+            con.execute(statement)
+        con.execute("SET python_enable_replacements = false")
+        con.execute("SET enable_external_access = false")
+        for measure in definition.measures:
+            where = f"{definition.name}.{measure.name}"
+            sql = _single_select(where, measure.sql)
+            relation = _quoted(f"_fine_{measure.name}")
+            for number, tables in enumerate(members):
+                _register_inputs(con, definition, tables)
+                into = (
+                    f"CREATE TEMP TABLE {relation} AS"
+                    if number == 0
+                    else f"INSERT INTO {relation} BY NAME"
+                )
+                try:
+                    con.execute(f"{into} {sql}")
+                except duckdb.Error as exc:
+                    allowed = {source: list(cols) for source, cols in definition.inputs.items()}
+                    raise MartError(f"{where}: {exc} (the query may read only {allowed})") from None
+            fine[measure.name] = relation
+        for source in definition.inputs:
+            con.unregister(source)
+        geography = pl.concat(
+            [t[GEOGRAPHY_SOURCE].select(definition.inputs[GEOGRAPHY_SOURCE]) for t in members],
+            how="vertical_relaxed",
+        )
+        con.register(GEOGRAPHY_SOURCE, geography.to_arrow())
+        con.execute("SET lock_configuration = true")
+    except BaseException:
+        con.close()
+        raise
+    return con, fine
+
+
+def _check_nesting(definition: MartDefinition, buurtindeling: pl.DataFrame | None) -> None:
+    """Every buurt and wijk code of a member starts with its gemeente's digits, as CBS
+    numbers them: the audit finds a member's areas by their codes."""
+    if buurtindeling is None or "gemeentecode" not in buurtindeling.columns:
+        return
+    for column in ("buurtcode", "wijkcode"):
+        if column not in buurtindeling.columns:
+            continue
+        outside = buurtindeling.filter(
+            pl.col(column).is_not_null()
+            & (member_of_area_expr(column) != pl.col("gemeentecode")).fill_null(True)
+        )
+        if outside.height:
+            raise MartError(
+                f"{definition.name}: {outside.height} {column}s of the {GEOGRAPHY_SOURCE} do "
+                "not start with the digits of their gemeentecode (CBS numbering), which a "
+                "regional workspace needs to tell the members' areas apart"
+            )
+
+
+def _register_inputs(
+    con: duckdb.DuckDBPyConnection, definition: MartDefinition, tables: Mapping[str, pl.DataFrame]
+) -> None:
+    for source, columns in definition.inputs.items():
+        if source not in tables:
+            raise MartError(f"{definition.name}: input {source!r} was not provided")
+        missing = sorted(set(columns) - set(tables[source].columns))
+        if missing:
+            raise MartError(f"{definition.name}: input {source!r} lacks columns {missing}")
+        con.register(source, tables[source].select(columns).to_arrow())
+
+
+def _single_select(where: str, sql: str) -> str:
+    """The query without its trailing semicolon, if it is one SELECT."""
+    try:
+        statements = duckdb.extract_statements(sql)
+    except duckdb.Error as exc:
+        raise MartError(f"{where}: the query does not parse: {exc}") from None
+    if len(statements) != 1 or statements[0].type != duckdb.StatementType.SELECT:
+        raise MartError(f"{where}: the query must be a single SELECT")
+    return sql.strip().rstrip(";")
 
 
 def _quoted(name: str) -> str:
@@ -183,13 +324,7 @@ def _count_measure(
     microdata never leave the restricted connection. For a sum: one row per unit and cell
     with its amount in whole units (``_amount``), without the unit id."""
     where = f"{definition.name}.{measure.name}"
-    try:
-        statements = duckdb.extract_statements(measure.sql)
-    except duckdb.Error as exc:
-        raise MartError(f"{where}: the query does not parse: {exc}") from None
-    if len(statements) != 1 or statements[0].type != duckdb.StatementType.SELECT:
-        raise MartError(f"{where}: the query must be a single SELECT")
-    sql = measure.sql.strip().rstrip(";")
+    sql = _single_select(where, measure.sql)
     try:
         columns = con.sql(sql).columns
     except duckdb.Error as exc:
@@ -285,15 +420,20 @@ def _geography(definition: MartDefinition, buurtindeling: pl.DataFrame) -> pl.Da
     levels = definition.geography
     codes = [GEOGRAPHY_LEVELS[level][0] for level in levels]
     names = [GEOGRAPHY_LEVELS[level][1] for level in levels]
+    # A gemeente outside every regio (or in one whose figures wait) has no regio above it.
+    placed = [c for level, c in zip(levels, codes, strict=True) if level != REGIO]
+    missing = [c for c in (*codes, *(n for n in names if n)) if c not in buurtindeling.columns]
+    if missing:
+        raise MartError(f"{definition.name}: the {GEOGRAPHY_SOURCE} lacks {missing}")
     areas = buurtindeling.select(
         *codes, *(n for n in names if n is not None)
-    ).unique().drop_nulls(codes)  # fmt: skip
+    ).unique().drop_nulls(placed)  # fmt: skip
     if areas.is_empty():
         raise MartError(f"{definition.name}: the {GEOGRAPHY_SOURCE} holds no areas")
     frames = []
     for i, (level, code, name) in enumerate(zip(levels, codes, names, strict=True)):
         parent = pl.col(codes[i + 1]) if i + 1 < len(codes) else pl.lit(None, pl.String)
-        level_areas = areas.select(
+        level_areas = areas.drop_nulls(code).select(
             pl.lit(level).alias(LEVEL_COLUMN),
             pl.col(code).alias(CODE_COLUMN),
             (pl.col(name) if name else pl.col(code)).alias(NAME_COLUMN),

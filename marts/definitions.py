@@ -41,7 +41,7 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 
@@ -62,8 +62,12 @@ GEOGRAPHY_LEVELS: Mapping[str, tuple[str, str | None]] = MappingProxyType(
         "buurt": ("buurtcode", "buurtnaam"),
         "wijk": ("wijkcode", "wijknaam"),
         "gemeente": ("gemeentecode", None),
+        # Not in the buurtindeling: the workspace adds it above gemeente when udc.toml
+        # configures regios (``with_regio``), from their members.
+        "regio": ("regiocode", "regionaam"),
     }
 )
+REGIO = "regio"
 # Output columns the build adds; a dimension or measure may not take these names.
 RESERVED = frozenset({"gebiedsniveau", "gebiedscode", "gebiedsnaam", "unit_id"})
 
@@ -333,7 +337,9 @@ def _inputs(mart: str, raw: object, geography: tuple[str, ...]) -> Mapping[str, 
     if not isinstance(raw, dict) or not raw:
         raise MartError(f"{mart}: [inputs] must map each source to its allowed columns")
     inputs = {source: _strings(f"{mart}.inputs.{source}", cols) for source, cols in raw.items()}
-    needed = {col for level in geography for col in GEOGRAPHY_LEVELS[level] if col}
+    needed = {
+        col for level in geography if level != REGIO for col in GEOGRAPHY_LEVELS[level] if col
+    }
     missing = needed - set(inputs.get(GEOGRAPHY_SOURCE, ()))
     if missing:
         raise MartError(f"{mart}: the geography needs {GEOGRAPHY_SOURCE} columns {sorted(missing)}")
@@ -347,7 +353,19 @@ def _geography(mart: str, raw: object) -> tuple[str, ...]:
         raise MartError(f"{mart}.geography: levels must be among {order}")
     if [order.index(level) for level in levels] != sorted(order.index(lv) for lv in levels):
         raise MartError(f"{mart}.geography: list the levels from finest to coarsest")
+    if REGIO in levels:
+        raise MartError(
+            f"{mart}.geography: {REGIO!r} is added to every mart when udc.toml configures "
+            "[regios]; list the levels up to gemeente"
+        )
     return levels
+
+
+def with_regio(definition: MartDefinition) -> MartDefinition:
+    """The definition in a regional workspace: its geography up to gemeente, then regio."""
+    if definition.geography[-1] != "gemeente":
+        return definition
+    return replace(definition, geography=(*definition.geography, REGIO))
 
 
 def definition_from_dict(raw: Mapping[str, object]) -> MartDefinition:

@@ -39,7 +39,13 @@ import numpy as np
 import polars as pl
 from scipy import sparse
 
-from udc.marts.build import MartCounts, MartTable, count_mart, counting_connection
+from udc.marts.build import (
+    MartCounts,
+    MartTable,
+    count_mart,
+    counting_connection,
+    member_connection,
+)
 from udc.marts.definitions import (
     COLLAPSE,
     GEOGRAPHY_LEVELS,
@@ -91,6 +97,10 @@ def _grouped_values(dimension: Dimension, how: str) -> tuple[str, ...]:
         if label not in found:
             found.append(label)
     return tuple(found) + tuple(label for label in groups if label not in found)
+
+
+# The table as its definition has it: what a mart without designs is counted in.
+AS_DEFINED = Design("as_defined")
 
 
 def apply_design(
@@ -199,7 +209,7 @@ class DesignCounts(Sequence[MartCounts]):
     def __init__(
         self,
         definition: MartDefinition,
-        tables: Mapping[str, pl.DataFrame],
+        tables: Mapping[str, pl.DataFrame] | Sequence[Mapping[str, pl.DataFrame]],
         peildatum: date,
         record_key: bytes | None = None,
     ) -> None:
@@ -209,6 +219,21 @@ class DesignCounts(Sequence[MartCounts]):
         self._lock = threading.Lock()
         self._peildatum, self._record_key = peildatum, record_key
         self._con: duckdb.DuckDBPyConnection | None = None
+        self._fine = {}
+        if not isinstance(tables, Mapping):
+            # Several municipalities: each measure query ran per member (member_connection).
+            self._con, self._fine = member_connection(definition, tables, peildatum)
+            self._tables = {
+                GEOGRAPHY_SOURCE: pl.concat(
+                    [t[GEOGRAPHY_SOURCE] for t in tables], how="vertical_relaxed"
+                )
+            }
+            try:
+                self[0]
+            except BaseException:
+                self.close()
+                raise
+            return
         if not definition.designs:
             self._tables = tables
             self[0]
@@ -279,10 +304,19 @@ class DesignCounts(Sequence[MartCounts]):
 
     def _count(self, index: int) -> MartCounts:
         definition, tables = self.definition, self._tables
-        if not definition.designs:
+        if not definition.designs and not self._fine:
             return count_mart(definition, tables, self._peildatum, self._record_key)
         if self._con is None:
             raise RuntimeError(f"{definition.name}: the design counts were closed")
+        if not definition.designs:
+            counted = count_mart(
+                apply_design(definition, AS_DEFINED, self._fine),
+                tables,
+                self._peildatum,
+                self._record_key,
+                self._con,
+            )
+            return replace(counted, definition=definition)
         design = definition.designs[index]
         counted = count_mart(
             apply_design(definition, design, self._fine),
@@ -303,7 +337,7 @@ class DesignCounts(Sequence[MartCounts]):
 
 def count_designs(
     definition: MartDefinition,
-    tables: Mapping[str, pl.DataFrame],
+    tables: Mapping[str, pl.DataFrame] | Sequence[Mapping[str, pl.DataFrame]],
     peildatum: date,
     record_key: bytes | None = None,
 ) -> DesignCounts:

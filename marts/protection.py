@@ -85,7 +85,11 @@ result is deterministic: the same tables give the same pattern.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import os
+import sys
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -458,9 +462,10 @@ def _solve(
         options["time_limit"] = time_limit
     elif binary or whole:
         options["node_limit"] = MIP_NODE_LIMIT
-    result = optimize.milp(
-        cost, constraints=constraints, integrality=integrality, bounds=bounds, options=options
-    )
+    with _quiet_stdout():
+        result = optimize.milp(
+            cost, constraints=constraints, integrality=integrality, bounds=bounds, options=options
+        )
     if time_limit is not None and result.status != 0:
         return None  # no proven optimum within the time limit
     if result.x is None:
@@ -468,6 +473,41 @@ def _solve(
     flows = result.x[:n_flow]
     return [flows[2 * d * m : (2 * d + 1) * m] - flows[(2 * d + 1) * m : (2 * d + 2) * m]
             for d in range(k)]  # fmt: skip
+
+
+class _QuietStdout:
+    """The HiGHS inside scipy prints a debug line with printf on some MIPs whatever ``disp``
+    says (seen on regional marts); it would land between the console's tables. Only the
+    file descriptor can silence a C printf. MIPs solve in several threads at once: the
+    first to start points stdout at /dev/null, the last to finish points it back (logs go
+    to stderr, so little else writes there meanwhile)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._inside = 0
+        self._saved: int | None = None
+
+    @contextmanager
+    def __call__(self) -> Iterator[None]:
+        with self._lock:
+            if self._inside == 0:
+                sys.stdout.flush()
+                self._saved = os.dup(1)
+                with open(os.devnull, "wb") as devnull:
+                    os.dup2(devnull.fileno(), 1)
+            self._inside += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._inside -= 1
+                if self._inside == 0 and self._saved is not None:
+                    os.dup2(self._saved, 1)
+                    os.close(self._saved)
+                    self._saved = None
+
+
+_quiet_stdout = _QuietStdout()
 
 
 def _widths(

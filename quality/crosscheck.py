@@ -37,6 +37,12 @@ class CrossCheckResult:
     missing: int
     description: str
     note: str | None = None
+    gemeente: str | None = None  # of the checked delivery, in a regional workspace
+
+    @property
+    def label(self) -> str:
+        """The source as the report names it: with its gemeente where the file named one."""
+        return f"{self.source} ({self.gemeente})" if self.gemeente else self.source
 
     @property
     def checked(self) -> bool:

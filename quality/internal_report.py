@@ -50,7 +50,7 @@ def _day(day: date | None) -> str:
 
 
 def _ordered(results: Sequence[CrossCheckResult]) -> list[CrossCheckResult]:
-    return sorted(results, key=lambda r: (r.source, r.check_id, r.reference))
+    return sorted(results, key=lambda r: (r.source, r.gemeente or "", r.check_id, r.reference))
 
 
 def _numbers(result: CrossCheckResult) -> tuple[str, str, str]:
@@ -90,7 +90,7 @@ def _html_row(result: CrossCheckResult) -> str:
         explanation += f"<br><span class='note'>{html.escape(result.note)}</span>"
     return (
         "<tr>"
-        f"<td class='mono'>{html.escape(result.source)}</td>"
+        f"<td class='mono'>{html.escape(result.label)}</td>"
         f"<td class='mono'>{html.escape(result.check_id)}</td>"
         f"<td class='mono'>{html.escape(', '.join(result.columns))}</td>"
         f"<td class='mono'>{html.escape(reference)}</td>"
@@ -147,7 +147,7 @@ def _csv_rows(peildatum: date, results: Sequence[CrossCheckResult]) -> Iterator[
         checked = result.status != NOT_CHECKED
         yield (
             "kruiscontrole",
-            result.source,
+            result.label,
             _day(result.peildatum),
             result.check_id,
             ", ".join(result.columns),

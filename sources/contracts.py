@@ -124,7 +124,9 @@ class Contract:
 
     def __post_init__(self) -> None:
         object.__setattr__(
-            self, "file_pattern", re.compile(rf"^{re.escape(self.id)}_(\d{{8}})\.csv$")
+            self,
+            "file_pattern",
+            re.compile(rf"^{re.escape(self.id)}_(?:(?:GM)?(\d{{4}})_)?(\d{{8}})\.csv$"),
         )
 
     @property

@@ -10,7 +10,7 @@ from udc.sources.contracts import Contract
 from udc.sources.reader import DeliveryRejected
 
 LONG_DIGITS = re.compile(r"\d{8,}")
-CONTRACT_NAME = re.compile(r"^[a-z][a-z0-9_]*_\d{8}\.csv$")
+CONTRACT_NAME = re.compile(r"^[a-z][a-z0-9_]*_(?:(?:GM)?\d{4}_)?\d{8}\.csv$")
 
 
 def safe_label(name: str) -> str:
@@ -34,20 +34,30 @@ def inbox_files(inbox: Path) -> list[Path]:
     return sorted(files, key=lambda p: (p.name.rsplit("_", 1)[-1], str(p)))
 
 
+def gemeente_of_file(contract: Contract, file_name: str) -> str | None:
+    """The gemeente a delivery's file name names (``GM`` and four digits), or None for a
+    name without one (a workspace of one municipality)."""
+    match = contract.file_pattern.match(file_name)
+    return f"GM{match.group(1)}" if match and match.group(1) else None
+
+
 def peildatum_of_file(contract: Contract, file_name: str, today: dt.date) -> dt.date:
     """The peildatum a delivery's file name gives, or why the file is rejected."""
     match = contract.file_pattern.match(file_name)
     if not match:
         raise DeliveryRejected(
-            f"the file name must be {contract.id}_YYYYMMDD.csv (YYYYMMDD = peildatum)",
-            f"de bestandsnaam moet {contract.id}_JJJJMMDD.csv zijn (JJJJMMDD = peildatum)",
+            f"the file name must be {contract.id}_YYYYMMDD.csv or, naming the gemeente, "
+            f"{contract.id}_GMnnnn_YYYYMMDD.csv (YYYYMMDD = peildatum)",
+            f"de bestandsnaam moet {contract.id}_JJJJMMDD.csv zijn of, met de gemeente, "
+            f"{contract.id}_GMnnnn_JJJJMMDD.csv (JJJJMMDD = peildatum)",
         )
+    day = match.group(2)
     try:
-        peildatum = dt.datetime.strptime(match.group(1), "%Y%m%d").date()
+        peildatum = dt.datetime.strptime(day, "%Y%m%d").date()
     except ValueError:
         raise DeliveryRejected(
-            f"the peildatum {match.group(1)} in the file name is not a date",
-            f"de peildatum {match.group(1)} in de bestandsnaam is geen geldige datum",
+            f"the peildatum {day} in the file name is not a date",
+            f"de peildatum {day} in de bestandsnaam is geen geldige datum",
         ) from None
     if peildatum > today:
         raise DeliveryRejected(

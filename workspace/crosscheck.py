@@ -6,6 +6,7 @@ catalog), never into a source's feedback report.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections import defaultdict
 from pathlib import Path
@@ -27,15 +28,20 @@ class _LakeColumns:
 
     def __init__(self, res: Resources) -> None:
         self.res = res
-        self.read_before: dict[tuple[str, dt.date, tuple[str, ...]], pl.DataFrame] = {}
+        self.read_before: dict[
+            tuple[str, dt.date, str | None, tuple[str, ...]], pl.DataFrame
+        ] = {}
 
-    def __call__(self, source: str, peildatum: dt.date, columns: tuple[str, ...]) -> pl.DataFrame:
+    def __call__(
+        self, source: str, peildatum: dt.date, gemeente: str | None, columns: tuple[str, ...]
+    ) -> pl.DataFrame:
         """The columns a check needs, or the whole dataset if one is missing (reported)."""
-        key = (source, peildatum, columns)
+        key = (source, peildatum, gemeente, columns)
         if key not in self.read_before:
-            present = set(pl.read_parquet_schema(self.res.lake.path(source, peildatum)))
+            lake = self.res.lake
+            present = set(pl.read_parquet_schema(lake.path(source, peildatum, gemeente)))
             wanted = list(columns) if set(columns) <= present else None
-            self.read_before[key] = self.res.lake.read(source, peildatum, columns=wanted)
+            self.read_before[key] = lake.read(source, peildatum, wanted, gemeente)
         return self.read_before[key]
 
 
@@ -44,33 +50,46 @@ def cross_check_run(res: Resources, run_id: str) -> tuple[list[CrossCheckResult]
 
     Every delivery of such a peildatum is checked again, not only this run's: a new BRP
     changes what a partner delivery of the same day is checked against, and the internal
-    report of a peildatum covers all its sources. Returns the results and report paths.
+    report of a peildatum covers all its sources. In a regional workspace a delivery is
+    checked against the reference of its own gemeente. Returns the results and report paths.
     """
     days = {
         d.peildatum
         for d in res.catalog.deliveries()
         if d.run_id == run_id and d.status in ACCEPTED and d.peildatum is not None
     }
-    accepted = [d for d in res.catalog.accepted_deliveries() if d.peildatum in days]
-    lake_days: dict[str, list[dt.date]] = defaultdict(list)
-    for dataset in res.catalog.datasets("lake"):
-        lake_days[dataset.name].append(dataset.peildatum)
+    in_force = res.catalog.accepted_deliveries()
+    accepted = [d for d in in_force if d.peildatum in days]
+    lake_days: dict[tuple[str, str | None], list[dt.date]] = defaultdict(list)
+    for delivery in in_force:
+        if res.lake.path(delivery.source, delivery.peildatum, delivery.gemeentecode).exists():
+            lake_days[(delivery.source, delivery.gemeentecode)].append(delivery.peildatum)
     read = _LakeColumns(res)
     results: list[CrossCheckResult] = []
     for delivery in accepted:
         contract = res.contracts.get(delivery.source)
         if contract is None:
             continue
+        gemeente = delivery.gemeentecode
+        checked = []
         for check in contract.cross_checks:
-            frame = read(delivery.source, delivery.peildatum, check.columns)
-            day = pick_reference_peildatum(lake_days[check.reference], delivery.peildatum)
-            reference = read(check.reference, day, check.reference_columns) if day else None
-            results.append(
-                run_cross_check(frame, check, reference, delivery.source, delivery.peildatum, day)
+            frame = read(delivery.source, delivery.peildatum, gemeente, check.columns)
+            day = pick_reference_peildatum(
+                lake_days[(check.reference, gemeente)], delivery.peildatum
             )
+            reference = (
+                read(check.reference, day, gemeente, check.reference_columns) if day else None
+            )
+            result = run_cross_check(
+                frame, check, reference, delivery.source, delivery.peildatum, day
+            )
+            checked.append(dataclasses.replace(result, gemeente=gemeente))
+        res.catalog.add_cross_checks(
+            run_id, checked, {(delivery.source, delivery.peildatum): delivery.id}
+        )
+        results += checked
     if not results:
         return [], []
-    res.catalog.add_cross_checks(run_id, results, {(d.source, d.peildatum): d.id for d in accepted})
     by_day: dict[dt.date, list[CrossCheckResult]] = defaultdict(list)
     for result in results:
         by_day[result.peildatum].append(result)

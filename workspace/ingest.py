@@ -9,8 +9,11 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+import polars as pl
 
 from udc.catalog.store import CheckRecord
 from udc.pseudonymize.encryption import seal
@@ -18,9 +21,10 @@ from udc.pseudonymize.hashing import pseudonymise, subject_digests
 from udc.quality.feedback import MAX_TREND_POINTS, DeliveryFacts, TrendPoint, write_feedback
 from udc.quality.suites import PreviousDelivery
 from udc.quality.validate import ValidationReport, validate_delivery
-from udc.sources.inbox import peildatum_of_file, safe_label
+from udc.sources.inbox import gemeente_of_file, peildatum_of_file, safe_label
 from udc.sources.ingest import to_lake_frame
 from udc.sources.reader import DeliveryRejected, parse_delivery
+from udc.workspace.layout import Regio
 from udc.workspace.resources import Resources
 from udc.workspace.timing import timed
 
@@ -46,6 +50,7 @@ class DeliveryOutcome:
     lake_hash: str | None = None  # of the lake dataset written
     received: float | None = None  # epoch seconds
     refused: bool = False  # no approved purpose uses the source: kept, loaded nowhere
+    gemeente: str | None = None  # the gemeente the file name names
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -99,12 +104,13 @@ def _verdict_of(status: str, rejected: int | None, warnings: int | None) -> str:
     return "accepted_with_warnings" if rejected or warnings else "accepted"
 
 
-def delivery_history(res: Resources, source: str) -> list[TrendPoint]:
-    """The source's earlier deliveries with a peildatum, for the report's trend section."""
+def delivery_history(res: Resources, source: str, gemeente: str | None = None) -> list[TrendPoint]:
+    """The source's earlier deliveries (for ``gemeente``) with a peildatum, for the report's
+    trend section."""
     earlier = [
         d
         for d in res.catalog.deliveries(source)
-        if d.peildatum is not None and d.status in TREND_STATUSES
+        if d.peildatum is not None and d.status in TREND_STATUSES and d.gemeentecode == gemeente
     ]
     earlier.sort(key=lambda d: (d.peildatum, d.id))
     return [
@@ -127,8 +133,9 @@ def _feedback(
     verdict: str,
     reason: str | None,
     report: ValidationReport | None,
+    gemeente: str | None,
 ) -> Path:
-    history = delivery_history(res, facts.source)
+    history = delivery_history(res, facts.source, gemeente)
     folder = res.workspace.feedback / facts.source
     html, _ = write_feedback(folder, facts, verdict, reason, report, history=history)
     return html
@@ -145,6 +152,7 @@ def process_delivery(res: Resources, path: Path, run_id: str) -> DeliveryOutcome
     received = dt.datetime.now(dt.UTC)
     contract = res.contracts.get(folder)
     source = contract.id if contract else safe_label(folder)
+    gemeente = gemeente_of_file(contract, path.name) if contract else None
 
     def record(
         status: str,
@@ -159,6 +167,7 @@ def process_delivery(res: Resources, path: Path, run_id: str) -> DeliveryOutcome
             run_id=run_id,
             source=source,
             peildatum=peildatum,
+            gemeentecode=gemeente,
             file_name=name,
             sha256=digest,
             size_bytes=len(data),
@@ -185,7 +194,7 @@ def process_delivery(res: Resources, path: Path, run_id: str) -> DeliveryOutcome
         # The sender chose these names: the catalog gets them masked like every log line.
         recorded = stored.parent.with_name(source) / (name + stored.name[len(path.name) :])
         facts = DeliveryFacts(source, name, peildatum, len(data), rows, digest, received)
-        feedback = _feedback(res, facts, "quarantined", error.reden, report)
+        feedback = _feedback(res, facts, "quarantined", error.reden, report, gemeente)
         record("quarantined", peildatum, recorded, feedback, rows, report, error.reason)
         return DeliveryOutcome(
             source,
@@ -197,6 +206,7 @@ def process_delivery(res: Resources, path: Path, run_id: str) -> DeliveryOutcome
             sha256=digest,
             received=received.timestamp(),
             refused=refused,
+            gemeente=gemeente,
         )
 
     if contract is None:
@@ -211,6 +221,9 @@ def process_delivery(res: Resources, path: Path, run_id: str) -> DeliveryOutcome
         peildatum = peildatum_of_file(contract, path.name, res.today())
     except DeliveryRejected as error:
         return reject(error, None)
+    membership = member_refusal(res.settings.regios, source, gemeente)
+    if membership is not None:
+        return reject(membership, peildatum)
 
     allowed = res.allowed_columns()
     if source not in allowed:
@@ -236,6 +249,7 @@ def process_delivery(res: Resources, path: Path, run_id: str) -> DeliveryOutcome
             received=received.timestamp(),
             message=f"{label}: the same bytes were delivered before ({known.status}); "
             "nothing changed",
+            gemeente=gemeente,
         )
 
     seconds: dict[str, float] = {}
@@ -245,7 +259,19 @@ def process_delivery(res: Resources, path: Path, run_id: str) -> DeliveryOutcome
             parsed = parse_delivery(data, contract)
     except DeliveryRejected as error:
         return reject(error, peildatum)
-    previous = previous_delivery(res, source, peildatum)
+    if gemeente is not None:
+        elsewhere = rows_of_other_gemeenten(parsed.frame, gemeente)
+        if elsewhere:
+            return reject(
+                DeliveryRejected(
+                    f"{elsewhere} rows name another gemeente in column gemeentecode than the "
+                    f"file name ({gemeente}); deliver each municipality in its own file",
+                    f"{elsewhere} regels noemen in kolom gemeentecode een andere gemeente dan "
+                    f"de bestandsnaam ({gemeente}); lever elke gemeente in een eigen bestand",
+                ),
+                peildatum,
+            )
+    previous = previous_delivery(res, source, peildatum, gemeente)
     with timed(seconds, "validate", spans):
         report = validate_delivery(parsed.frame, contract, res.today(), previous)
     verdict = report.verdict(contract.max_rejected_share)
@@ -275,16 +301,16 @@ def process_delivery(res: Resources, path: Path, run_id: str) -> DeliveryOutcome
             if "pseudonym" not in keep:
                 rows = rows.drop("pseudonym")
     with timed(seconds, "lake", spans):
-        lake_path, lake_hash = res.lake.write(source, peildatum, rows)
+        lake_path, lake_hash = res.lake.write(source, peildatum, rows, gemeente)
     with timed(seconds, "archive", spans):
         stored = archive(res, source, path, data, digest)
     with timed(seconds, "feedback", spans):
         facts = DeliveryFacts(source, name, peildatum, len(data), report.rows, digest, received)
-        feedback = _feedback(res, facts, verdict, None, report)
+        feedback = _feedback(res, facts, verdict, None, report, gemeente)
     delivery_id = record(verdict, peildatum, stored, feedback, report.rows, report)
     if subjects is not None:
         res.catalog.add_subjects(delivery_id, subjects)
-    res.catalog.supersede_earlier(delivery_id, source, peildatum)
+    res.catalog.supersede_earlier(delivery_id, source, peildatum, gemeente)
     res.catalog.add_dataset(
         run_id=run_id,
         kind="lake",
@@ -308,12 +334,50 @@ def process_delivery(res: Resources, path: Path, run_id: str) -> DeliveryOutcome
         sha256=digest,
         lake_hash=lake_hash,
         received=received.timestamp(),
+        gemeente=gemeente,
     )
 
 
-def previous_delivery(res: Resources, source: str, peildatum: dt.date) -> PreviousDelivery | None:
-    """The source's accepted delivery with the latest peildatum before ``peildatum``."""
-    latest = res.catalog.latest_accepted_before(source, peildatum)
+def member_refusal(
+    regios: Mapping[str, Regio], source: str, gemeente: str | None
+) -> DeliveryRejected | None:
+    """Why a regional workspace refuses a file for its gemeente, if it does: each file must
+    name a member, or nobody could tell whose figures it holds."""
+    if not regios:
+        return None
+    if gemeente is None:
+        return DeliveryRejected(
+            f"this workspace holds several municipalities ([regios] in udc.toml): the file "
+            f"name must name its gemeente, {source}_GMnnnn_YYYYMMDD.csv",
+            f"deze werkplaats bevat meerdere gemeenten: de bestandsnaam moet de gemeente "
+            f"noemen, {source}_GMnnnn_JJJJMMDD.csv",
+        )
+    if not any(gemeente in regio.gemeenten for regio in regios.values()):
+        return DeliveryRejected(
+            f"{gemeente} is not a member of any regio in udc.toml; add it to its regio's "
+            "gemeenten, or check the file name",
+            f"{gemeente} is geen lid van een regio van deze werkplaats; controleer de "
+            "bestandsnaam",
+        )
+    return None
+
+
+def rows_of_other_gemeenten(frame: pl.DataFrame, gemeente: str) -> int:
+    """Rows whose gemeentecode (``0200`` in the BRP, ``GM0200`` in the buurtindeling) is not
+    the gemeente the file name names; 0 for a source without that column."""
+    if "gemeentecode" not in frame.columns:
+        return 0
+    code = pl.col("gemeentecode").str.strip_chars().str.to_uppercase()
+    own = code.is_in([gemeente, gemeente.removeprefix("GM")])
+    return int(frame.select((~own.fill_null(True)).sum()).item())
+
+
+def previous_delivery(
+    res: Resources, source: str, peildatum: dt.date, gemeente: str | None = None
+) -> PreviousDelivery | None:
+    """The source's accepted delivery (for ``gemeente``) with the latest peildatum before
+    ``peildatum``."""
+    latest = res.catalog.latest_accepted_before(source, peildatum, gemeente)
     return PreviousDelivery(latest.peildatum, latest.rows or 0) if latest else None
 
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
 import tomllib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 
 DEFAULT_SETTINGS = """\
 # udc workspace settings. Paths are relative to this file's folder.
@@ -46,6 +48,14 @@ mart_release_months = 24   # mart releases no longer current, from publication
 # writes the synthetic city's outlines here. Without it the dashboards have no maps.
 geometries = ["config/geo/wijkenbuurten.geojson"]
 
+# A regional datalab: several municipalities in one workspace, each delivering files that
+# name it (inbox/brp/brp_GM0200_20261201.csv), and a regio level above gemeente in every
+# mart. A regio's figures are published only when all its members' deliveries passed.
+# A gemeente is in one regio at most. `udc generate --scope regio` writes an example.
+# [regios.RG0001]
+# naam = "Datalab Regio Oost"
+# gemeenten = ["GM0200", "GM0201"]
+
 [prefect]
 # Empty: `udc run` starts a temporary Prefect server. Set it (or PREFECT_API_URL) to use
 # a running server, e.g. "http://127.0.0.1:4200/api".
@@ -62,6 +72,55 @@ class WorkspaceError(RuntimeError):
     """The workspace is missing or misconfigured; the message says what to do."""
 
 
+GEMEENTECODE = re.compile(r"^GM\d{4}$")
+# A province (PV25), a COROP area (CR12) or a datalab's own code (RG0001): never one of the
+# prefixes of buurt, wijk and gemeente, whose codes share the gebiedscode column.
+REGIOCODE = re.compile(r"^(?!BU|WK|GM)[A-Z]{2}\d{2,4}$")
+
+
+@dataclass(frozen=True)
+class Regio:
+    """A named set of gemeenten above the gemeente level (a datalab's members, a province)."""
+
+    code: str
+    naam: str
+    gemeenten: tuple[str, ...]
+
+
+def _regios(where: Path, raw: object) -> Mapping[str, Regio]:
+    if not isinstance(raw, dict):
+        raise WorkspaceError(f"{where}: [regios] must hold one [regios.<code>] table per regio")
+    found: dict[str, Regio] = {}
+    member_of: dict[str, str] = {}
+    for code, entry in sorted(raw.items()):
+        at = f"{where}: regios.{code}"
+        if not REGIOCODE.match(code):
+            raise WorkspaceError(
+                f"{at}: a regio code is two capitals and 2 to 4 digits (e.g. PV25 or RG0001), "
+                "not starting with BU, WK or GM"
+            )
+        if not isinstance(entry, dict) or set(entry) - {"naam", "gemeenten"}:
+            raise WorkspaceError(f"{at} takes naam and gemeenten only")
+        naam, gemeenten = entry.get("naam", code), entry.get("gemeenten")
+        if not isinstance(naam, str) or not naam:
+            raise WorkspaceError(f"{at}.naam must be a name")
+        if (
+            not isinstance(gemeenten, list)
+            or not gemeenten
+            or not all(isinstance(g, str) and GEMEENTECODE.match(g) for g in gemeenten)
+        ):
+            raise WorkspaceError(f"{at}.gemeenten must list gemeentecodes such as \"GM0200\"")
+        for gemeente in gemeenten:
+            if gemeente in member_of:
+                raise WorkspaceError(
+                    f"{at}: {gemeente} is already in regio {member_of[gemeente]}; a gemeente "
+                    "is in one regio at most, or the regio totals would overlap"
+                )
+            member_of[gemeente] = code
+        found[code] = Regio(code, naam, tuple(sorted(set(gemeenten))))
+    return MappingProxyType(found)
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str
@@ -76,6 +135,12 @@ class Settings:
     quarantine_months: int = 3
     mart_release_months: int = 24
     geometries: tuple[Path, ...] = ()
+    regios: Mapping[str, Regio] = field(default_factory=lambda: MappingProxyType({}))
+
+    @property
+    def members(self) -> tuple[str, ...]:
+        """The gemeenten of the configured regios (none: a workspace of one municipality)."""
+        return tuple(sorted(g for regio in self.regios.values() for g in regio.gemeenten))
 
 
 @dataclass(frozen=True)
@@ -186,6 +251,7 @@ class Workspace:
             prefect_api_url=os.environ.get("PREFECT_API_URL") or str(get("prefect", "api_url")),
             **months,
             geometries=tuple(self.root / g for g in geometries),
+            regios=_regios(self.settings_file, raw.get("regios", {})),
         )
 
     @contextmanager

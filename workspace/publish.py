@@ -13,6 +13,8 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 
+import polars as pl
+
 from udc.catalog.models import Delivery, PurposeVersion
 from udc.catalog.register import PurposeSpec
 from udc.marts.audit import (
@@ -25,7 +27,7 @@ from udc.marts.audit import (
     shown_before,
 )
 from udc.marts.build import MartCounts, MartTable, measure_fingerprints
-from udc.marts.definitions import MartDefinition, MartError
+from udc.marts.definitions import GEOGRAPHY_SOURCE, MartDefinition, MartError
 from udc.marts.design import DesignChoice, DesignCounts, count_designs, protect_designs
 from udc.marts.intervals import TableAudit
 from udc.marts.protection import HiddenLimitReached, ProtectionStats
@@ -33,7 +35,7 @@ from udc.marts.release import protect_marts
 from udc.marts.tables import DisclosureError
 from udc.sources.contracts import Contract
 from udc.sources.lake import Lake
-from udc.workspace.layout import Workspace
+from udc.workspace.layout import Regio, Workspace
 from udc.workspace.resources import Resources, open_resources
 from udc.workspace.timing import timed
 
@@ -90,15 +92,112 @@ def choose_inputs(
     return peildatum, chosen
 
 
-def input_signature(
-    definition: MartDefinition, chosen: dict[str, Delivery], fingerprint: str
+def input_key(source: str, gemeente: str | None) -> str:
+    """How a release names the delivery it reads of a source (of a gemeente)."""
+    return source if gemeente is None else f"{source}@{gemeente}"
+
+
+def source_of_key(key: str) -> tuple[str, str | None]:
+    source, _, gemeente = key.partition("@")
+    return source, gemeente or None
+
+
+@dataclass(frozen=True)
+class ReleaseInputs:
+    """What a mart's release reads: per member gemeente (None in a workspace of one
+    municipality) the delivery of each source, keyed ``input_key``; the regios whose
+    members all delivered; and why the other members and regios wait."""
+
+    peildatum: dt.date
+    chosen: dict[str, Delivery]
+    members: tuple[str | None, ...]
+    regios: Mapping[str, tuple[str, ...]]  # published regio -> its members
+    waiting: tuple[str, ...] = ()
+
+    def member_inputs(self, member: str | None) -> dict[str, Delivery]:
+        return {
+            source_of_key(k)[0]: d for k, d in self.chosen.items() if source_of_key(k)[1] == member
+        }
+
+
+def _lacking_at(
+    definition: MartDefinition, contracts: dict[str, Contract], deliveries: list[Delivery],
+    peildatum: dt.date,
 ) -> str:
-    """What a release depends on: its definition, its deliveries and the key."""
-    payload = {
+    events = [s for s in definition.inputs if not contracts[s].reference]
+    at = {d.source for d in deliveries if d.peildatum == peildatum}
+    lacking = [s for s in events if s not in at]
+    if lacking:
+        return f"no accepted {', '.join(lacking)} of {peildatum:%Y%m%d}"
+    return f"its deliveries do not line up for {peildatum:%Y%m%d}"
+
+
+def choose_release(
+    definition: MartDefinition,
+    contracts: dict[str, Contract],
+    accepted: list[Delivery],
+    regios: Mapping[str, Regio] | None = None,
+) -> ReleaseInputs | str:
+    """``choose_inputs`` per member gemeente: the release is of the latest peildatum any
+    member's deliveries line up for, and holds the members that line up for it. A regio is
+    published only when all its members are in; the others wait (and say why). Returns the
+    reason instead when no member lines up yet."""
+    regios = regios or {}
+    by_member: dict[str | None, list[Delivery]] = {}
+    for delivery in accepted:
+        if regios and delivery.gemeentecode is None:
+            continue  # from before the workspace had regios: nobody's member figures
+        by_member.setdefault(delivery.gemeentecode, []).append(delivery)
+    members: list[str | None] = sorted(
+        set(by_member) | {g for r in regios.values() for g in r.gemeenten}, key=lambda g: g or ""
+    )
+    if not members:
+        members = [None]
+    choices = {m: choose_inputs(definition, contracts, by_member.get(m, [])) for m in members}
+    lined_up = {m: c for m, c in choices.items() if not isinstance(c, str)}
+    if not lined_up:
+        if members == [None]:
+            return str(choices[None])
+        return "no member lines up yet: " + "; ".join(f"{m}: {c}" for m, c in choices.items())
+    peildatum = max(c[0] for c in lined_up.values())
+    included = tuple(m for m, c in lined_up.items() if c[0] == peildatum)
+    chosen = {
+        input_key(source, member): delivery
+        for member in included
+        for source, delivery in lined_up[member][1].items()
+    }
+    waiting = [
+        f"{m} is not in it ({c})"
+        if isinstance(c, str)
+        else f"{m} is not in it ({_lacking_at(definition, contracts, by_member[m], peildatum)})"
+        for m, c in choices.items()
+        if m not in included
+    ]
+    published = {}
+    for code, regio in regios.items():
+        absent = [g for g in regio.gemeenten if g not in included]
+        if absent:
+            waiting.append(f"regio {code} waits for {', '.join(absent)}")
+        elif "regio" in definition.geography:
+            published[code] = regio.gemeenten
+    return ReleaseInputs(peildatum, chosen, included, published, tuple(waiting))
+
+
+def input_signature(
+    definition: MartDefinition,
+    chosen: dict[str, Delivery],
+    fingerprint: str,
+    regios: Mapping[str, Sequence[str]] | None = None,
+) -> str:
+    """What a release depends on: its definition, its deliveries, the key and the regios it
+    publishes (with their members)."""
+    payload: dict[str, object] = {
         "definition": repr(definition),
         "deliveries": sorted((s, d.sha256) for s, d in chosen.items()),
         "key": fingerprint,
     }
+    if regios:
+        payload["regios"] = {code: list(members) for code, members in sorted(regios.items())}
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
@@ -113,13 +212,14 @@ def lacking_columns(lake: Lake, definition: MartDefinition, chosen: dict[str, De
     """Why a mart cannot read its inputs from the lake, if so: ingest keeps only the
     columns the marts needed when a delivery was loaded, so a mart that asks for more since
     needs the next delivery of that source."""
-    for source, delivery in sorted(chosen.items()):
-        missing = sorted(
-            set(definition.inputs[source]) - set(lake.columns(source, delivery.peildatum))
-        )
+    for key, delivery in sorted(chosen.items()):
+        source, gemeente = source_of_key(key)
+        present = lake.columns(source, delivery.peildatum, gemeente)
+        missing = sorted(set(definition.inputs[source]) - set(present))
         if missing:
+            of = f" of {gemeente}" if gemeente else ""
             return (
-                f"{definition.name}: not built: the {source} delivery of "
+                f"{definition.name}: not built: the {source} delivery{of} of "
                 f"{delivery.peildatum:%Y%m%d} was loaded without {', '.join(missing)} (no mart "
                 f"needed it then); it is read from the next {source} delivery, and the last "
                 "published version stays"
@@ -140,10 +240,13 @@ def _publish(
     seconds: dict[str, float],
     spans: dict[str, list[float]],
     choice: DesignChoice | None = None,
+    inputs: ReleaseInputs | None = None,
 ) -> MartOutcome:
     definition = built.definition
     name, peildatum = definition.name, built.peildatum
-    signature = input_signature(definition.base or definition, chosen, res.fingerprint())
+    regios = inputs.regios if inputs else None
+    signature = input_signature(definition.base or definition, chosen, res.fingerprint(), regios)
+    waiting = "; ".join(inputs.waiting) if inputs else ""
     deliveries = delivery_ids(chosen)
     described = built.publication_metadata(deliveries, res.fingerprint())
     metadata = {"udc.mart": name, "udc.inputs": signature} | {
@@ -173,7 +276,8 @@ def _publish(
             f"{peildatum:%Y%m%d}",
             stats["cells"],
             stats["suppressed"],
-            message=f"{name}: the same bytes as {release.release_id}",
+            message=f"{name}: the same bytes as {release.release_id}"
+            + (f"; {waiting}" if waiting else ""),
             release=release.release_id,
             **logged,
         )
@@ -194,6 +298,7 @@ def _publish(
         f"{peildatum:%Y%m%d}",
         stats["cells"],
         stats["suppressed"],
+        message=f"{name}: published without every member: {waiting}" if waiting else "",
         seconds=dict(seconds),
         release=release.release_id,
         **logged,
@@ -265,6 +370,7 @@ class CountedMart:
     seconds: dict[str, float]
     span: tuple[float, float]
     designs: DesignCounts | None = None  # every design, counted when asked for
+    inputs: ReleaseInputs | None = None  # the members and regios it holds
 
 
 def designs_counting_seconds(counted: Sequence[CountedMart]) -> float:
@@ -283,6 +389,7 @@ class ProtectedRelease:
     spans: dict[str, list[float]]
     stats: ProtectionStats = field(default_factory=ProtectionStats)
     designs: dict[str, DesignChoice] = field(default_factory=dict)
+    inputs: dict[str, ReleaseInputs] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -309,14 +416,14 @@ def plan_releases(res: Resources) -> MartPlan:
         if refusal:
             settled.append(MartOutcome(name, "refused", message=refusal))
             continue
-        choice = choose_inputs(definition, res.contracts, accepted)
+        choice = choose_release(definition, res.contracts, accepted, res.settings.regios)
         if isinstance(choice, str):
             settled.append(MartOutcome(name, "skipped", message=f"{name}: not built: {choice}"))
             continue
-        peildatum, chosen = choice
+        peildatum = choice.peildatum
         releases.setdefault(peildatum, []).append(name)
         current = res.store.current(name)
-        signature = input_signature(definition, chosen, res.fingerprint())
+        signature = input_signature(definition, choice.chosen, res.fingerprint(), choice.regios)
         if current is None or current.metadata.get("udc.inputs") != signature:
             changed.add(peildatum)
     planned = []
@@ -345,20 +452,18 @@ def count_for_release(res: Resources, peildatum: dt.date, name: str) -> CountedM
     """Build: read the mart's inputs from the lake and count every cell of its grid."""
     started = time.time()
     definition = res.marts[name]
-    choice = choose_inputs(definition, res.contracts, res.catalog.accepted_deliveries())
-    if isinstance(choice, str) or choice[0] != peildatum:
+    accepted = res.catalog.accepted_deliveries()
+    choice = choose_release(definition, res.contracts, accepted, res.settings.regios)
+    if isinstance(choice, str) or choice.peildatum != peildatum:
         # The catalog changed since the plan (another run): this release is stale.
         raise StepFailed(_failed([name], peildatum, "not built: its inputs changed meanwhile"))
-    _, chosen = choice
+    chosen = choice.chosen
     lacking = lacking_columns(res.lake, definition, chosen)
     if lacking:
         raise StepFailed([MartOutcome(name, "failed", f"{peildatum:%Y%m%d}", message=lacking)])
     seconds: dict[str, float] = {}
     with timed(seconds, "mart_read"):
-        tables = {
-            source: res.lake.read(source, delivery.peildatum, list(definition.inputs[source]))
-            for source, delivery in chosen.items()
-        }
+        tables = read_release_inputs(res.lake, definition, choice, res.settings.regios)
     try:
         with timed(seconds, "mart_count"):
             designs = count_designs(definition, tables, peildatum, res.record_key())
@@ -366,7 +471,36 @@ def count_for_release(res: Resources, peildatum: dt.date, name: str) -> CountedM
         raise StepFailed(
             _failed([name], peildatum, f"not built: {exc}; the last published version stays")
         ) from None
-    return CountedMart(designs[0], chosen, seconds, (started, time.time()), designs)
+    return CountedMart(designs[0], chosen, seconds, (started, time.time()), designs, choice)
+
+
+def read_release_inputs(
+    lake: Lake, definition: MartDefinition, inputs: ReleaseInputs, regios: Mapping[str, Regio]
+) -> dict[str, pl.DataFrame] | list[dict[str, pl.DataFrame]]:
+    """The mart's allowed columns of its deliveries: one set of tables in a workspace of one
+    municipality, a set per member otherwise, whose buurtindeling names the regio each
+    gemeente's figures add up to (where that regio is published)."""
+    if inputs.members == (None,):
+        return {
+            source: lake.read(source, delivery.peildatum, list(definition.inputs[source]))
+            for source, delivery in inputs.chosen.items()
+        }
+    regio_of = {g: code for code, members in inputs.regios.items() for g in members}
+    members = []
+    for member in inputs.members:
+        tables = {
+            source: lake.read(
+                source, delivery.peildatum, list(definition.inputs[source]), member
+            )
+            for source, delivery in inputs.member_inputs(member).items()
+        }
+        code = regio_of.get(member or "")
+        tables[GEOGRAPHY_SOURCE] = tables[GEOGRAPHY_SOURCE].with_columns(
+            pl.lit(code, pl.String).alias("regiocode"),
+            pl.lit(regios[code].naam if code else None, pl.String).alias("regionaam"),
+        )
+        members.append(tables)
+    return members
 
 
 def protect_release(
@@ -381,6 +515,7 @@ def protect_release(
             seconds[stage] = seconds.get(stage, 0.0) + spent
     spans = {"aggregate": [min(c.span[0] for c in counted), max(c.span[1] for c in counted)]}
     chosen = {c.counts.definition.name: c.chosen for c in counted}
+    inputs = {c.counts.definition.name: c.inputs for c in counted if c.inputs is not None}
     fingerprints = {
         name: measure_fingerprints(res.marts[name], delivery_ids(chosen[name])) for name in names
     }
@@ -436,7 +571,7 @@ def protect_release(
                 item.designs.close()
     return ProtectedRelease(
         peildatum, built, chosen, fingerprints, earlier, seconds, spans, stats,
-        {choice.mart: choice for choice in choices},
+        {choice.mart: choice for choice in choices}, inputs,
     )  # fmt: skip
 
 
@@ -465,7 +600,7 @@ def publish_audited(res: Resources, audited: AuditedRelease, run_id: str) -> lis
         name = table.definition.name
         outcome = _publish(
             res, table, protected.chosen[name], run_id, seconds, dict(audited.spans),
-            protected.designs.get(name),
+            protected.designs.get(name), protected.inputs.get(name),
         )  # fmt: skip
         release_ids[name] = outcome.release
         outcomes.append(outcome)

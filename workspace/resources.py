@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from udc.catalog.register import packaged_purposes
 from udc.catalog.store import Catalog
-from udc.marts.definitions import MartDefinition, load_definitions
+from udc.marts.definitions import MartDefinition, load_definitions, with_regio
 from udc.marts.publish import MartStore
 from udc.pseudonymize.keys import KeyStore, KeyStoreError, derive_domain_key, key_fingerprint
 from udc.sources.contracts import Contract, load_contracts
@@ -99,6 +99,8 @@ def open_resources(root: Path) -> Resources:
         name: replace(d, min_cell_size=max(d.min_cell_size, settings.min_cell_size))
         for name, d in load_definitions(settings.marts_config).items()
     }
+    if settings.regios:
+        marts = {name: with_regio(d) for name, d in marts.items()}
     catalog = Catalog(settings.database_url)
     # A new workspace, or one from before the register: the default marts' purposes, so
     # the demo runs; the privacy officer withdraws or changes them with `udc purposes`.

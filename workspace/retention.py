@@ -39,6 +39,19 @@ class Kept:
     due: dt.date
     reason: str
     delivery_id: int | None = None
+    gemeente: str | None = None  # of a lake dataset in a regional workspace
+
+
+def _lake_folders(lake: Path) -> list[tuple[str, str | None, Path]]:
+    """(source, gemeente, folder holding its peildatum=... folders) for every lake dataset."""
+    found: list[tuple[str, str | None, Path]] = []
+    if not lake.is_dir():
+        return found
+    for source_folder in sorted(p for p in lake.iterdir() if p.is_dir()):
+        found.append((source_folder.name, None, source_folder))
+        for folder in sorted(source_folder.glob("gemeente=*")):
+            found.append((source_folder.name, folder.name.removeprefix("gemeente="), folder))
+    return found
 
 
 def add_months(day: dt.date, months: int) -> dt.date:
@@ -108,13 +121,13 @@ def retention_plan(res: Resources, today: dt.date) -> list[Kept]:
             )
         )
     months, used = _lake_months(res, today)
-    for source_folder in sorted(p for p in res.workspace.lake.iterdir() if p.is_dir()):
-        source = source_folder.name
+    for source, gemeente, folder in _lake_folders(res.workspace.lake):
         days = sorted(
             dt.datetime.strptime(p.name.removeprefix("peildatum="), "%Y%m%d").date()
-            for p in source_folder.glob("peildatum=*")
+            for p in folder.glob("peildatum=*")
         )
         for number, day in enumerate(days):
+            # Per gemeente: each member's marts are built from its own newest dataset.
             newest_in_use = number == len(days) - 1 and source in used
             kept = months.get(source, 0)
             due = dt.date.max if newest_in_use else add_months(day, kept)
@@ -122,12 +135,13 @@ def retention_plan(res: Resources, today: dt.date) -> list[Kept]:
                 Kept(
                     "lake",
                     source,
-                    source_folder / f"peildatum={day:%Y%m%d}",
+                    folder / f"peildatum={day:%Y%m%d}",
                     day,
                     due,
                     "the newest dataset of a source in use"
                     if newest_in_use
                     else f"{kept} months after its peildatum (the purposes that use {source})",
+                    gemeente=gemeente,
                 )
             )
     for name in sorted(p.name for p in res.workspace.marts.iterdir() if p.is_dir()):
@@ -163,7 +177,7 @@ def apply_retention(res: Resources, trace_id: str, today: dt.date) -> list[Span]
             reason = item.path.with_name(item.path.name + ".reason.txt")
             reason.unlink(missing_ok=True)
         if item.kind == "lake":
-            res.catalog.forget_lake_subjects(item.name, item.since)
+            res.catalog.forget_lake_subjects(item.name, item.since, item.gemeente)
         spans.append(
             Span(
                 trace_id=trace_id,

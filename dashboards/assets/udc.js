@@ -13,7 +13,7 @@ window.PlotlyGeoAssets = {
   const D = JSON.parse(document.getElementById("udc-data").textContent);
   const G = JSON.parse(document.getElementById("udc-geo").textContent);
   const TOTAL = "totaal";
-  const LEVELS = { buurt: "Buurten", wijk: "Wijken", gemeente: "Gemeente" };
+  const LEVELS = { buurt: "Buurten", wijk: "Wijken", gemeente: "Gemeente", regio: "Regio's" };
   const REASON =
     "Geheim: dit cijfer wordt niet gepubliceerd. Het is kleiner dan " + D.min_cell_size +
     ", of het is verborgen zodat zo'n klein aantal niet uit de andere cijfers terug te " +

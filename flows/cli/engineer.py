@@ -7,7 +7,8 @@ import datetime as dt
 import logging
 import os
 import time
-from typing import Annotated
+import tomllib
+from typing import Annotated, Literal
 
 import typer
 from rich.markup import escape
@@ -45,30 +46,111 @@ def init(workspace: WorkspaceOption = None) -> None:
 @app.command(rich_help_panel=ENGINEER)
 @friendly
 def generate(
-    persons: Annotated[int, typer.Option(min=100, help="Residents of the synthetic city.")] = 20000,
+    persons: Annotated[
+        int | None,
+        typer.Option(
+            min=100,
+            help="Residents: of the city (stad: 20,000), or of all municipalities together "
+            "(regio: 200,000; land: 1,000,000, and --persons 18000000 is the national size).",
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option(help="The same seed gives the same bytes.")] = 1,
     peildatum: Annotated[
         str, typer.Option(help="Reference date YYYYMMDD (default: the first of this month).")
     ] = "",
+    scope: Annotated[
+        Literal["stad", "regio", "land"],
+        typer.Option(
+            help="stad: one city (GM9999); regio: a datalab's municipalities in one province; "
+            "land: the country's municipalities in its 12 provinces.",
+        ),
+    ] = "stad",
+    gemeenten: Annotated[
+        int | None,
+        typer.Option(
+            "--gemeenten", min=1, help="Municipalities (regio: 8; land: 342, the real number)."
+        ),
+    ] = None,
     workspace: WorkspaceOption = None,
 ) -> None:
-    """Write one delivery of each of the six sources of a synthetic city into the inbox."""
-    from udc.sources.synthetic import write_deliveries
-    from udc.sources.synthetic.shapes import write_shapes
-
+    """Write one delivery of each of the six sources of a synthetic city, region or country
+    into the inbox, with outlines for the dashboards' maps."""
     ws = Workspace.resolve(workspace).require()
     day = parse_peildatum(peildatum) if peildatum else dt.date.today().replace(day=1)
+    if scope == "stad":
+        if gemeenten is not None:
+            raise typer.BadParameter("takes --scope regio or land", param_hint="--gemeenten")
+        from udc.sources.synthetic import write_deliveries
+        from udc.sources.synthetic.shapes import write_shapes
+
+        persons = 20000 if persons is None else persons
+        started = time.perf_counter()
+        paths = write_deliveries(ws.settings().inbox, persons, seed, day)
+        # The city's buurten and wijken for the dashboards' maps, where udc.toml looks first.
+        outlines = write_shapes(ws.geometries_default, seed)
+        out.print(
+            f"Wrote {len(paths)} deliveries for {persons:,} residents, peildatum {day:%Y%m%d}, "
+            f"in {time.perf_counter() - started:.1f} s:"
+        )
+        for path in paths:
+            out.print(f"  {path}  ({path.stat().st_size:,} bytes)")
+        out.print(f"Outlines of its buurten and wijken for the dashboards: {outlines}")
+        return
+
+    from rich.progress import Progress
+
+    from udc.sources.synthetic.country import municipalities, regios_toml, write_region
+    from udc.sources.synthetic.shapes import write_region_shapes
+
+    total = persons if persons is not None else {"regio": 200_000, "land": 1_000_000}[scope]
+    try:
+        members = municipalities(scope, total, seed, gemeenten)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--persons / --gemeenten") from None
+    settings = ws.settings()
     started = time.perf_counter()
-    paths = write_deliveries(ws.settings().inbox, persons, seed, day)
-    # The city's buurten and wijken for the dashboards' maps, where udc.toml looks first.
-    outlines = write_shapes(ws.geometries_default, seed)
+    # Hundreds of municipalities take a while: a bar on a terminal, nothing in a log.
+    with Progress(console=err, transient=True, disable=not err.is_terminal) as bar:
+        task = bar.add_task("Generating", total=len(members))
+        paths = write_region(
+            settings.inbox,
+            members,
+            seed,
+            day,
+            progress=lambda municipality, _: bar.update(
+                task, advance=1, description=escape(municipality.name)
+            ),
+        )
+    outlines = write_region_shapes(ws.geometries_default, members, seed)
     out.print(
-        f"Wrote {len(paths)} deliveries for {persons:,} residents, peildatum {day:%Y%m%d}, "
-        f"in {time.perf_counter() - started:.1f} s:"
+        f"Wrote {len(paths):,} deliveries of {len(members)} municipalities "
+        f"({total:,} residents), peildatum {day:%Y%m%d}, in "
+        f"{time.perf_counter() - started:.1f} s, into {settings.inbox}, named "
+        f"<source>/<source>_<GMcode>_{day:%Y%m%d}.csv"
     )
-    for path in paths:
-        out.print(f"  {path}  ({path.stat().st_size:,} bytes)")
-    out.print(f"Outlines of its buurten and wijken for the dashboards: {outlines}")
+    if len(members) <= 12:
+        for m in members:
+            out.print(f"  {m.code} {escape(m.name)}: {m.residents:,} residents")
+    out.print(f"Outlines of their gemeenten, wijken and buurten for the dashboards: {outlines}")
+    text = ws.settings_file.read_text(encoding="utf-8")
+    declared = tomllib.loads(text).get("regios")
+    if declared is None:
+        tables = regios_toml(members, scope)
+        ws.settings_file.write_text(
+            text + ("" if text.endswith("\n") else "\n") + "\n" + tables, encoding="utf-8"
+        )
+        regios = tables.count("[regios.")
+        kind = "regio" if scope == "regio" else "regios (the provinces)"
+        out.print(f"Declared {regios} {kind} in {ws.settings_file}")
+    else:
+        listed = {g for regio in declared.values() for g in regio.get("gemeenten", [])}
+        outside = [m.code for m in members if m.code not in listed]
+        out.print(escape(f"{ws.settings_file} already declares [regios]; left as it is."))
+        if outside:
+            err.print(
+                f"[yellow]warning:[/yellow] {len(outside)} generated gemeenten are in no "
+                f"regio there (e.g. {outside[0]})"
+            )
 
 
 def prefect_environment(ws: Workspace) -> None:
@@ -131,23 +213,48 @@ def run_nightly(ws: Workspace) -> tuple[dict, float | None]:
         ) from None
 
 
+# More deliveries than this (a region of many municipalities) are summed per source,
+# peildatum and status; `udc quality show` lists each.
+LISTED_DELIVERIES = 40
+
+
+def _deliveries_table(deliveries: list[dict]) -> Table:
+    counted = ("rows", "rows_rejected", "warnings")
+    table = Table(title="Deliveries", title_justify="left")
+    if len(deliveries) > LISTED_DELIVERIES:
+        for column in ("source", "peildatum", "status", "files", "rows", "rejected", "warnings"):
+            table.add_column(column)
+        groups: dict[tuple[str, str, str], list[dict]] = {}
+        for d in deliveries:
+            groups.setdefault((d["source"], d["peildatum"] or "-", d["status"]), []).append(d)
+        for (source, peildatum, status), found in sorted(groups.items()):
+            sums = [sum(d[k] or 0 for d in found) if any(d[k] is not None for d in found)
+                    else None for k in counted]  # fmt: skip
+            table.add_row(source, peildatum, status, f"{len(found):,}", *map(count_text, sums))
+        return table
+    named = any(d.get("gemeente") for d in deliveries)
+    for column in ("source", *(["gemeente"] if named else []), "peildatum", "status"):
+        table.add_column(column)
+    for column in ("rows", "rejected", "warnings"):
+        table.add_column(column)
+    for d in deliveries:
+        table.add_row(
+            d["source"],
+            *([d.get("gemeente") or "-"] if named else []),
+            d["peildatum"] or "-",
+            d["status"],
+            *(count_text(d[k]) for k in counted),
+        )
+    return table
+
+
 def _print_summary(ws: Workspace, summary: dict, site_line: bool = True) -> bool:
     if summary.get("busy"):
         fail(summary["busy"])
         return False
     deliveries, marts = summary["deliveries"], summary["marts"]
-    table = Table(title="Deliveries", title_justify="left")
-    for column in ("source", "peildatum", "status", "rows", "rejected", "warnings"):
-        table.add_column(column)
-    for d in deliveries:
-        table.add_row(
-            d["source"],
-            d["peildatum"] or "-",
-            d["status"],
-            *(count_text(d[k]) for k in ("rows", "rows_rejected", "warnings")),
-        )
     if deliveries:
-        out.print(table)
+        out.print(_deliveries_table(deliveries))
     else:
         out.print("The inbox was empty.")
     table = Table(title="Marts", title_justify="left")
@@ -162,6 +269,9 @@ def _print_summary(ws: Workspace, summary: dict, site_line: bool = True) -> bool
             count_text(m["suppressed"]),
         )
     out.print(table)
+    for m in marts:
+        if m["status"] in ("published", "unchanged") and "waits for" in (m["message"] or ""):
+            err.print(f"[yellow]note:[/yellow] {escape(m['message'])}")
     rows = sum(d["rows"] or 0 for d in deliveries)
     suppressed = sum(m["suppressed"] or 0 for m in marts if m["status"] == "published")
     published = sum(m["status"] == "published" for m in marts)

@@ -80,16 +80,26 @@ def _failed_checks(checks: list) -> str:
 def quality_report(
     source: str,
     peildatum: Annotated[str, typer.Argument(help="YYYYMMDD")],
+    gemeente: Annotated[
+        str | None, typer.Option(help="In a regional workspace: only this gemeente (GMnnnn).")
+    ] = None,
     workspace: WorkspaceOption = None,
 ) -> None:
-    """Where the feedback report (terugmelding) of a delivery is."""
+    """Where the feedback report (terugmelding) of a delivery is: the latest of each
+    gemeente that delivered the source for that peildatum."""
     from udc.workspace.resources import open_resources
 
     day = parse_peildatum(peildatum)
     catalog = open_resources(Workspace.resolve(workspace).require().root).catalog
-    found = [d for d in catalog.deliveries(source) if d.peildatum == day and d.feedback_path]
-    if not found:
-        fail(f"no delivery of {source} for peildatum {peildatum}; see `udc quality show`")
+    latest = {
+        d.gemeentecode: d
+        for d in catalog.deliveries(source)
+        if d.peildatum == day and d.feedback_path and gemeente in (None, d.gemeentecode)
+    }
+    if not latest:
+        of = f" of {gemeente}" if gemeente else ""
+        fail(f"no delivery of {source}{of} for peildatum {peildatum}; see `udc quality show`")
         raise typer.Exit(EXIT_SETUP)
-    html_path = Path(found[-1].feedback_path)
-    out.print(f"{html_path}\n{html_path.with_suffix('.csv')}", soft_wrap=True)
+    for _, delivery in sorted(latest.items(), key=lambda item: item[0] or ""):
+        html_path = Path(delivery.feedback_path)
+        out.print(f"{html_path}\n{html_path.with_suffix('.csv')}", soft_wrap=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+from collections.abc import Callable, Iterator
 from functools import lru_cache
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import polars as pl
 
 from udc.sources.synthetic import defects
 from udc.sources.synthetic._keyed import Keyed, day_number
-from udc.sources.synthetic.geography import Geography, build_geography
+from udc.sources.synthetic.geography import DEMO_CITY, Geography, Place, build_geography
 from udc.sources.synthetic.population import (
     WINDOW_END,
     WINDOW_START,
@@ -54,19 +55,23 @@ DEFECT_RATES: dict[str, dict[str, float]] = {
 }
 
 
-@lru_cache(maxsize=2)
-def _history(seed: int, persons: int) -> tuple[Geography, Tenancies]:
+def build_history(seed: int, persons: int, place: Place = DEMO_CITY) -> tuple[Geography, Tenancies]:
     """Everything that does not depend on the peildatum (read-only arrays)."""
-    geography = build_geography(seed, persons)
+    geography = build_geography(seed, persons, place)
     return geography, build_tenancies(seed, persons, geography)
 
 
-def _with_defects(source: str, frame: pl.DataFrame, seed: int, day: int) -> pl.DataFrame:
+_history = lru_cache(maxsize=2)(build_history)
+
+
+def _with_defects(
+    source: str, frame: pl.DataFrame, seed: int, day: int, bsn_seed: int
+) -> pl.DataFrame:
     rates = DEFECT_RATES[source]
     rng = np.random.default_rng([seed, day, SOURCES.index(source), 77])
     bsn_column = _BSN_COLUMNS.get(source)
     if "outsiders" in rates:
-        frame = defects.outsiders(frame, bsn_column, rates["outsiders"], seed, rng)
+        frame = defects.outsiders(frame, bsn_column, rates["outsiders"], bsn_seed, rng)
     if "end_before_start" in rates:
         rows = defects.pick(rng, frame.height, rates["end_before_start"])
         frame = defects.end_before_start(frame, rows, rng)
@@ -93,29 +98,51 @@ def _csv(frame: pl.DataFrame) -> bytes:
     return buffer.getvalue()
 
 
-def generate_frames(persons: int, seed: int, peildatum: dt.date) -> dict[str, pl.DataFrame]:
-    """The six deliveries as all-text frames (with defects), by source id."""
+def _check(persons: int, peildatum: dt.date) -> None:
     if persons < MIN_PERSONS:
         raise ValueError(f"a synthetic city needs at least {MIN_PERSONS} persons")
     if not WINDOW_START <= peildatum <= WINDOW_END:
         raise ValueError(f"the peildatum must lie between {WINDOW_START} and {WINDOW_END}")
-    geography, tenancies = _history(seed, persons)
+
+
+def snapshot(
+    history: tuple[Geography, Tenancies], seed: int, peildatum: dt.date
+) -> Iterator[tuple[str, pl.DataFrame]]:
+    """The six deliveries of a city's history on ``peildatum``, one at a time, so that a
+    writer holds one delivery at once (each draws its own randomness: the order is free)."""
+    geography, tenancies = history
+    place = geography.place
+    # Outsiders' BSNs lie past every resident's in the permutation all municipalities share.
+    bsn_seed = seed if place.bsn_seed is None else place.bsn_seed
     keyed = Keyed(seed)
     day = day_number(peildatum)
     households = households_on(keyed, tenancies, geography, day)
-    residents = residents_of(seed, households, tenancies.first_identity, day)
-    frames = {
-        "brp": brp_frame(keyed, geography, households, residents, day),
-        "buurtindeling": buurtindeling_frame(geography),
-        "bijstand": bijstand_frame(keyed, geography, households, residents, day),
-        "wmo": wmo_frame(keyed, residents, day),
-        "huurachterstand": huurachterstand_frame(keyed, geography, households, residents, day),
-        "politie_incidenten": politie_frame(seed, keyed, geography, day),
+    residents = residents_of(bsn_seed, households, tenancies.first_identity, day)
+    makers: dict[str, Callable[[], pl.DataFrame]] = {
+        "brp": lambda: brp_frame(keyed, geography, households, residents, day),
+        "buurtindeling": lambda: buurtindeling_frame(geography),
+        "bijstand": lambda: bijstand_frame(keyed, geography, households, residents, day),
+        "wmo": lambda: wmo_frame(keyed, residents, day),
+        "huurachterstand": lambda: huurachterstand_frame(
+            keyed, geography, households, residents, day
+        ),
+        "politie_incidenten": lambda: politie_frame(seed, keyed, geography, day),
     }
-    return {source: _with_defects(source, frame, seed, day) for source, frame in frames.items()}
+    for source, make in makers.items():
+        yield source, _with_defects(source, make(), seed, day, bsn_seed)
 
 
-def generate_city(persons: int, seed: int, peildatum: dt.date) -> dict[str, bytes]:
+def generate_frames(
+    persons: int, seed: int, peildatum: dt.date, place: Place = DEMO_CITY
+) -> dict[str, pl.DataFrame]:
+    """The six deliveries as all-text frames (with defects), by source id."""
+    _check(persons, peildatum)
+    return dict(snapshot(_history(seed, persons, place), seed, peildatum))
+
+
+def generate_city(
+    persons: int, seed: int, peildatum: dt.date, place: Place = DEMO_CITY
+) -> dict[str, bytes]:
     """CSV bytes per source id of a city of about ``persons`` residents on ``peildatum``.
 
     The same arguments give the same bytes. The same seed and persons on another peildatum
@@ -123,17 +150,45 @@ def generate_city(persons: int, seed: int, peildatum: dt.date) -> dict[str, byte
     and provisions started and ended.
     """
     return {
-        source: _csv(frame) for source, frame in generate_frames(persons, seed, peildatum).items()
+        source: _csv(frame)
+        for source, frame in generate_frames(persons, seed, peildatum, place).items()
     }
+
+
+def delivery_path(
+    inbox: Path, source: str, peildatum: dt.date, gemeentecode: str | None = None
+) -> Path:
+    """``inbox/<source>/<source>_<YYYYMMDD>.csv``, or with ``_GM<code>`` before the date
+    for a municipality of a region (``gemeentecode`` as ``GM0200``)."""
+    gemeente = f"_{gemeentecode}" if gemeentecode else ""
+    return Path(inbox) / source / f"{source}{gemeente}_{peildatum:%Y%m%d}.csv"
+
+
+def _write(path: Path, data: bytes) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
 
 
 def write_deliveries(inbox: Path, persons: int, seed: int, peildatum: dt.date) -> list[Path]:
     """Write ``inbox/<source>/<source>_<YYYYMMDD>.csv`` for the six sources."""
-    paths = []
-    for source, data in generate_city(persons, seed, peildatum).items():
-        folder = Path(inbox) / source
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{source}_{peildatum:%Y%m%d}.csv"
-        path.write_bytes(data)
-        paths.append(path)
-    return paths
+    return [
+        _write(delivery_path(inbox, source, peildatum), data)
+        for source, data in generate_city(persons, seed, peildatum).items()
+    ]
+
+
+def write_municipality(
+    inbox: Path, persons: int, seed: int, peildatum: dt.date, place: Place
+) -> tuple[list[Path], int]:
+    """Write a municipality's six deliveries (file names with its gemeentecode), one at a
+    time and without caching its history, so that a country is written in the memory of its
+    largest municipality; returns the paths and the BSN index where the next one begins."""
+    _check(persons, peildatum)
+    history = build_history(seed, persons, place)
+    code = f"GM{place.gemeentecode}"
+    paths = [
+        _write(delivery_path(inbox, source, peildatum, code), _csv(frame))
+        for source, frame in snapshot(history, seed, peildatum)
+    ]
+    return paths, history[1].end_identity

@@ -93,8 +93,10 @@ class Tenancies:
     stay_until: np.ndarray
     household: np.ndarray  # the tenancy index with which the household arrived in the city
     # Per household identity (see households_on), the BSN index of its first member: the
-    # members that ever exist are numbered one after another.
+    # members that ever exist are numbered one after another, from the place's first identity.
     first_identity: np.ndarray
+    # The BSN index after the last of them: where the next municipality's people begin.
+    end_identity: int
 
 
 @dataclass(frozen=True)
@@ -151,15 +153,17 @@ def build_tenancies(seed: int, persons: int, geography: Geography) -> Tenancies:
     household, stay_until = _internal_moves(
         rng, dwelling, start, end, dwelling_type[dwelling], last_day
     )
+    first_identity, end_identity = _first_identities(
+        Keyed(seed), dwelling, start, stay_until, household, geography
+    )
     return Tenancies(
         dwelling=dwelling,
         start=start,
         end=end,
         stay_until=stay_until,
         household=household,
-        first_identity=_first_identities(
-            Keyed(seed), dwelling, start, stay_until, household, geography
-        ),
+        first_identity=first_identity,
+        end_identity=end_identity,
     )
 
 
@@ -170,8 +174,9 @@ def _first_identities(
     stay_until: np.ndarray,
     household: np.ndarray,
     geography: Geography,
-) -> np.ndarray:
-    """The BSN index of the first member of every household that can ever live in the city.
+) -> tuple[np.ndarray, int]:
+    """The BSN index of the first member of every household that can ever live in the city,
+    and the index after the last member.
 
     Composes each household as households_on does on any day: those that arrive from
     outside and, for every tenancy, the successor that would move in once everyone left.
@@ -198,10 +203,11 @@ def _first_identities(
         chunk = possible[begin : begin + _COMPOSE_CHUNK]
         composed = compose(chunk + tenancies, chunk, successor_arrival[chunk])
         members[chunk + tenancies] = composed.exists.sum(axis=1)
-    first = np.cumsum(members) - members
-    if members.sum() > RESIDENT_INDEX_LIMIT:
+    begin = geography.place.first_identity
+    end = begin + int(members.sum())
+    if end > RESIDENT_INDEX_LIMIT:
         raise ValueError("too many persons for the synthetic BSN range")
-    return first
+    return np.cumsum(members) - members + begin, end
 
 
 def _internal_moves(

@@ -359,7 +359,7 @@ def politie_frame(seed: int, keyed: Keyed, geography: Geography, day: int) -> pl
     registratienummer = pl.DataFrame({"year": ymd // 10000, "sequence": sequence}).select(
         pl.concat_str(
             [
-                pl.lit("PL0900-"),
+                pl.lit(f"{geography.place.registratie_prefix}-"),
                 pl.col("year").cast(pl.String),
                 pl.col("sequence").cast(pl.String).str.zfill(6),
             ]

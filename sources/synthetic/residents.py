@@ -11,7 +11,6 @@ import polars as pl
 from udc.sources.synthetic import names
 from udc.sources.synthetic._keyed import Keyed, bsn_indices_to_numbers, yyyymmdd
 from udc.sources.synthetic.geography import (
-    GEMEENTECODE,
     HUISLETTERS,
     STUDENT,
     TOEVOEGINGEN,
@@ -48,7 +47,8 @@ def age_on(birth: np.ndarray, day: int) -> np.ndarray:
 def residents_of(
     seed: int, households: Households, first_identity: np.ndarray, day: int
 ) -> Residents:
-    """``first_identity`` is the BSN index of each household's first member (Tenancies)."""
+    """``first_identity`` is the BSN index of each household's first member (Tenancies);
+    ``seed`` keys the BSN permutation (the country's, for a municipality of a region)."""
     row, slot = np.nonzero(households.present)
     person = households.person[row, slot]
     birth = households.birth[row, slot]
@@ -202,7 +202,9 @@ def brp_frame(
             "geboortedatum": pl.Series(birth_ymd).cast(pl.String),
             "geslachtsaanduiding": pl.Series(sex, dtype=pl.String),
             **dwelling_address(geography, households.dwelling[row]),
-            "gemeentecode": pl.repeat(GEMEENTECODE, row.size, eager=True, dtype=pl.String),
+            "gemeentecode": pl.repeat(
+                geography.gemeentecode, row.size, eager=True, dtype=pl.String
+            ),
             "datum_inschrijving": date_text(residents.registered),
             "nationaliteit": pl.Series(nationality, dtype=pl.String),
         }

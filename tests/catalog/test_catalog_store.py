@@ -218,7 +218,7 @@ def test_an_existing_0001_catalog_is_upgraded(database_url):
     with catalog.engine.connect() as connection:
         assert "cross_checks" in sa.inspect(connection).get_table_names()
         version = connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
-    assert version == "0008"
+    assert version == "0009"
     held = {c.check_id: c.passed for c in catalog.checks(1)}
     assert held == {"bsn.valid_bsn": False, "bsn.unique": True}
     [run] = catalog.runs()
