@@ -30,6 +30,7 @@ from udc.workspace.publish import (
     CountedMart,
     MartOutcome,
     MartPlan,
+    PlannedRelease,
     ProtectedRelease,
     StepFailed,
     audit_release,
@@ -37,6 +38,7 @@ from udc.workspace.publish import (
     plan_releases,
     protect_release,
     publish_audited,
+    publish_release,
 )
 from udc.workspace.resources import Resources, open_resources
 from udc.workspace.retention import apply_retention
@@ -145,6 +147,18 @@ def publish(workspace: str, audited: AuditedRelease, run_id: str) -> list[dict]:
     return [outcome.to_dict() for outcome in outcomes]
 
 
+@task(cache_policy=NO_CACHE, persist_result=False)
+def release_marts(workspace: str, peildatum: str, marts: list[str], run_id: str) -> list[dict]:
+    """A whole release in one task (build, protect, audit, publish): on a Dask cluster the
+    steps' in-memory counts would otherwise travel between workers."""
+    res = open_resources(Path(workspace))
+    with _foreseen(marts, peildatum):
+        outcomes = publish_release(res, PlannedRelease(_day(peildatum), tuple(marts)), run_id)
+    for outcome in outcomes:
+        get_run_logger().info("%s", outcome.message or f"{outcome.mart}: {outcome.status}")
+    return [outcome.to_dict() for outcome in outcomes]
+
+
 def _settled(
     future: PrefectFuture, marts: Sequence[str], peildatum: str | None
 ) -> tuple[object, list[dict]]:
@@ -175,6 +189,21 @@ def _mart_stage(workspace: str, run_id: str) -> list[dict]:
     if not isinstance(plan, MartPlan):
         return outcomes
     outcomes = [o.to_dict() for o in plan.settled]
+    if open_resources(Path(workspace)).settings.runner == "dask":
+        releases = [
+            (
+                f"{release.peildatum:%Y%m%d}",
+                list(release.marts),
+                release_marts.with_options(
+                    task_run_name=f"release-{release.peildatum:%Y%m%d} ({', '.join(release.marts)})"
+                ).submit(workspace, f"{release.peildatum:%Y%m%d}", list(release.marts), run_id),
+            )
+            for release in plan.releases
+        ]
+        for peildatum, names, future in releases:
+            published, failed = _settled(future, names, peildatum)
+            outcomes += (published or []) + failed
+        return sorted(outcomes, key=lambda o: o["mart"])
     builds = {
         release: [
             build_mart.with_options(

@@ -56,6 +56,15 @@ geometries = ["config/geo/wijkenbuurten.geojson"]
 # naam = "Datalab Regio Oost"
 # gemeenten = ["GM0200", "GM0201"]
 
+[execution]
+# Where the nightly flow's tasks run: "threads" (in the flow's process), or "dask" (a
+# dask.distributed cluster through Prefect's DaskTaskRunner): dask_workers local worker
+# processes, or the running scheduler at dask_address, e.g. "tcp://10.0.0.5:8786"; its
+# workers must reach this workspace at the same path (see docs/data-engineer.md).
+runner = "threads"
+dask_address = ""
+dask_workers = 2
+
 [prefect]
 # Empty: `udc run` starts a temporary Prefect server. Set it (or PREFECT_API_URL) to use
 # a running server, e.g. "http://127.0.0.1:4200/api".
@@ -63,6 +72,7 @@ api_url = ""
 """
 
 RESTRICTED = ("keys", "lake", "quarantine", "archive", "inbox")
+RUNNERS = ("threads", "dask")
 FOLDERS = (
     "inbox", "quarantine", "archive", "lake", "marts", "dashboards", "feedback", "reports", "keys"
 )
@@ -136,6 +146,9 @@ class Settings:
     mart_release_months: int = 24
     geometries: tuple[Path, ...] = ()
     regios: Mapping[str, Regio] = field(default_factory=lambda: MappingProxyType({}))
+    runner: str = "threads"
+    dask_address: str = ""
+    dask_workers: int = 2
 
     @property
     def members(self) -> tuple[str, ...]:
@@ -194,6 +207,11 @@ class Workspace:
         return self.root / "reports"
 
     @property
+    def dask_scratch(self) -> Path:
+        """Where local Dask workers spill: task results may hold counts, so not in /tmp."""
+        return self.root / ".dask"
+
+    @property
     def prefect_home(self) -> Path:
         return self.root / ".prefect"
 
@@ -240,6 +258,20 @@ class Workspace:
             raise WorkspaceError(
                 f"{self.settings_file}: dashboards.geometries must be a list of file paths"
             )
+        runner = get("execution", "runner")
+        if runner not in RUNNERS:
+            raise WorkspaceError(
+                f"{self.settings_file}: execution.runner must be one of {list(RUNNERS)}"
+            )
+        address = get("execution", "dask_address")
+        workers = get("execution", "dask_workers")
+        if not isinstance(address, str) or (address and "://" not in address):
+            raise WorkspaceError(
+                f"{self.settings_file}: execution.dask_address must be a scheduler address "
+                'such as "tcp://10.0.0.5:8786", or empty for local worker processes'
+            )
+        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+            raise WorkspaceError(f"{self.settings_file}: execution.dask_workers must be >= 1")
         return Settings(
             database_url=os.environ.get("UDC_DATABASE_URL", url),
             inbox=self.root / str(get("paths", "inbox")),
@@ -252,6 +284,9 @@ class Workspace:
             **months,
             geometries=tuple(self.root / g for g in geometries),
             regios=_regios(self.settings_file, raw.get("regios", {})),
+            runner=str(runner),
+            dask_address=os.environ.get("UDC_DASK_ADDRESS", address),
+            dask_workers=workers,
         )
 
     @contextmanager

@@ -160,6 +160,8 @@ def prefect_environment(ws: Workspace) -> None:
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    # A local Dask cluster's start-up lines would fill the console between the tables.
+    os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "warning")
 
 
 def _require_server(api_url: str) -> None:
@@ -186,7 +188,9 @@ def run_nightly(ws: Workspace) -> tuple[dict, float | None]:
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     from udc.flows.nightly import nightly
+    from udc.flows.runners import task_runner
 
+    nightly = nightly.with_options(task_runner=task_runner(ws.settings(), ws))
     # The run's log lines still go to the Prefect API; on the terminal the summary and the
     # error lines below say the same without timestamps and task names.
     for name in ("prefect.flow_runs", "prefect.task_runs"):
@@ -382,7 +386,9 @@ def serve(workspace: WorkspaceOption = None) -> None:
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     from udc.flows.nightly import nightly
+    from udc.flows.runners import task_runner
 
+    nightly = nightly.with_options(task_runner=task_runner(settings, ws))
     out.print(
         f"Serving udc-nightly for {ws.root} at '{settings.cron}' ({settings.timezone}) "
         f"against {settings.prefect_api_url}; stop with Ctrl-C."
