@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 CHROMIUM ?= /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test lint bench bench-protection clean
+.PHONY: demo test lint bench bench-protection bench-national clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,5 +37,8 @@ bench: $(STAMP)
 bench-protection: $(STAMP)
 	$(BIN)/python bench/protection.py --sizes $${SIZES:-100000,300000,1000000,3000000}
 
+bench-national: $(STAMP)
+	$(BIN)/python bench/national.py --persons $${PERSONS:-18000000} --gemeenten $${GEMEENTEN:-342} --runner $${RUNNER:-dask}
+
 clean:
-	rm -rf $(VENV) demo-workspace test-artifacts bench-workspace bench-workspace-* bench-results.json bench-protection.json
+	rm -rf $(VENV) demo-workspace test-artifacts bench-workspace bench-workspace-* bench-results.json bench-protection.json bench-national.json
