@@ -162,9 +162,7 @@ def _member_of_delivery(delivery: str) -> str | None:
 def member_of_area(code: str) -> str | None:
     """The gemeente a buurt, wijk or gemeente code lies in, by the CBS numbering (BU and WK
     codes start with the gemeente's four digits); None for a regio."""
-    if code[:2] in ("BU", "WK", "GM") and len(code) >= 6:
-        return f"GM{code[2:6]}"
-    return None
+    return pl.DataFrame({"code": [code]}).select(member_of_area_expr("code")).item()
 
 
 def member_of_area_expr(column: str) -> pl.Expr:
@@ -218,46 +216,49 @@ def member_connection(
     definition: MartDefinition,
     members: Sequence[Mapping[str, pl.DataFrame]],
     peildatum: date,
+    areas: pl.DataFrame | None = None,
 ) -> tuple[duckdb.DuckDBPyConnection, dict[str, str]]:
     """A restricted connection (as ``counting_connection``) for a mart over several
     municipalities: each measure query runs over one member's inputs at a time, so that a
     member's cells depend on its own deliveries only (what the audit relies on when it ties
     a member's cells across releases), and what it returns goes into one temporary table
     per measure (``_fine_<measure>``; returned per measure name). The sources are gone
-    afterwards; ``buurtindeling`` holds every member's areas."""
+    afterwards; ``buurtindeling`` holds ``areas``: every member's buurtindeling (concatenated
+    here when the caller has not)."""
+    if areas is None:
+        areas = pl.concat([t[GEOGRAPHY_SOURCE] for t in members], how="vertical_relaxed")
     for tables in members:
         _check_nesting(definition, tables.get(GEOGRAPHY_SOURCE))
+    queries = {
+        m.name: _single_select(f"{definition.name}.{m.name}", m.sql) for m in definition.measures
+    }
+    fine = {name: _quoted(f"_fine_{name}") for name in queries}
     con = duckdb.connect(":memory:")
-    fine: dict[str, str] = {}
     try:
         for statement in macro_statements(peildatum):
             con.execute(statement)
         con.execute("SET python_enable_replacements = false")
         con.execute("SET enable_external_access = false")
-        for measure in definition.measures:
-            where = f"{definition.name}.{measure.name}"
-            sql = _single_select(where, measure.sql)
-            relation = _quoted(f"_fine_{measure.name}")
-            for number, tables in enumerate(members):
-                _register_inputs(con, definition, tables)
+        for number, tables in enumerate(members):
+            _register_inputs(con, definition, tables)
+            for name, sql in queries.items():
                 into = (
-                    f"CREATE TEMP TABLE {relation} AS"
+                    f"CREATE TEMP TABLE {fine[name]} AS"
                     if number == 0
-                    else f"INSERT INTO {relation} BY NAME"
+                    else f"INSERT INTO {fine[name]} BY NAME"
                 )
                 try:
                     con.execute(f"{into} {sql}")
                 except duckdb.Error as exc:
                     allowed = {source: list(cols) for source, cols in definition.inputs.items()}
-                    raise MartError(f"{where}: {exc} (the query may read only {allowed})") from None
-            fine[measure.name] = relation
+                    raise MartError(
+                        f"{definition.name}.{name}: {exc} (the query may read only {allowed})"
+                    ) from None
         for source in definition.inputs:
             con.unregister(source)
-        geography = pl.concat(
-            [t[GEOGRAPHY_SOURCE].select(definition.inputs[GEOGRAPHY_SOURCE]) for t in members],
-            how="vertical_relaxed",
+        con.register(
+            GEOGRAPHY_SOURCE, areas.select(definition.inputs[GEOGRAPHY_SOURCE]).to_arrow()
         )
-        con.register(GEOGRAPHY_SOURCE, geography.to_arrow())
         con.execute("SET lock_configuration = true")
     except BaseException:
         con.close()

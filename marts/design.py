@@ -222,12 +222,9 @@ class DesignCounts(Sequence[MartCounts]):
         self._fine = {}
         if not isinstance(tables, Mapping):
             # Several municipalities: each measure query ran per member (member_connection).
-            self._con, self._fine = member_connection(definition, tables, peildatum)
-            self._tables = {
-                GEOGRAPHY_SOURCE: pl.concat(
-                    [t[GEOGRAPHY_SOURCE] for t in tables], how="vertical_relaxed"
-                )
-            }
+            areas = pl.concat([t[GEOGRAPHY_SOURCE] for t in tables], how="vertical_relaxed")
+            self._con, self._fine = member_connection(definition, tables, peildatum, areas)
+            self._tables = {GEOGRAPHY_SOURCE: areas}
             try:
                 self[0]
             except BaseException:

@@ -26,7 +26,7 @@ from udc.marts.audit import (
     release_input,
     shown_before,
 )
-from udc.marts.build import MartCounts, MartTable, measure_fingerprints
+from udc.marts.build import MEMBER_MARK, MartCounts, MartTable, measure_fingerprints
 from udc.marts.definitions import GEOGRAPHY_SOURCE, MartDefinition, MartError
 from udc.marts.design import DesignChoice, DesignCounts, count_designs, protect_designs
 from udc.marts.intervals import TableAudit
@@ -94,11 +94,11 @@ def choose_inputs(
 
 def input_key(source: str, gemeente: str | None) -> str:
     """How a release names the delivery it reads of a source (of a gemeente)."""
-    return source if gemeente is None else f"{source}@{gemeente}"
+    return source if gemeente is None else f"{source}{MEMBER_MARK}{gemeente}"
 
 
 def source_of_key(key: str) -> tuple[str, str | None]:
-    source, _, gemeente = key.partition("@")
+    source, _, gemeente = key.partition(MEMBER_MARK)
     return source, gemeente or None
 
 
@@ -235,18 +235,17 @@ def delivery_ids(chosen: dict[str, Delivery]) -> list[str]:
 def _publish(
     res: Resources,
     built: MartTable,
-    chosen: dict[str, Delivery],
+    inputs: ReleaseInputs,
     run_id: str,
     seconds: dict[str, float],
     spans: dict[str, list[float]],
     choice: DesignChoice | None = None,
-    inputs: ReleaseInputs | None = None,
 ) -> MartOutcome:
     definition = built.definition
-    name, peildatum = definition.name, built.peildatum
-    regios = inputs.regios if inputs else None
-    signature = input_signature(definition.base or definition, chosen, res.fingerprint(), regios)
-    waiting = "; ".join(inputs.waiting) if inputs else ""
+    name, peildatum, chosen = definition.name, built.peildatum, inputs.chosen
+    base = definition.base or definition
+    signature = input_signature(base, chosen, res.fingerprint(), inputs.regios)
+    waiting = "; ".join(inputs.waiting)
     deliveries = delivery_ids(chosen)
     described = built.publication_metadata(deliveries, res.fingerprint())
     metadata = {"udc.mart": name, "udc.inputs": signature} | {
@@ -366,11 +365,14 @@ class CountedMart:
     """One mart counted from the lake (build): its unprotected counts stay in memory."""
 
     counts: MartCounts  # the finest design (the mart itself when it lists none)
-    chosen: dict[str, Delivery]
+    inputs: ReleaseInputs  # the deliveries read, the members and regios it holds
     seconds: dict[str, float]
     span: tuple[float, float]
     designs: DesignCounts | None = None  # every design, counted when asked for
-    inputs: ReleaseInputs | None = None  # the members and regios it holds
+
+    @property
+    def chosen(self) -> dict[str, Delivery]:
+        return self.inputs.chosen
 
 
 def designs_counting_seconds(counted: Sequence[CountedMart]) -> float:
@@ -382,14 +384,18 @@ def designs_counting_seconds(counted: Sequence[CountedMart]) -> float:
 class ProtectedRelease:
     peildatum: dt.date
     built: list[MartTable]
-    chosen: dict[str, dict[str, Delivery]]
+    inputs: dict[str, ReleaseInputs]  # per mart
     fingerprints: dict[str, dict[str, str]]
     earlier: list[AuditInput]  # the still-readable releases of this peildatum
     seconds: dict[str, float]
     spans: dict[str, list[float]]
     stats: ProtectionStats = field(default_factory=ProtectionStats)
     designs: dict[str, DesignChoice] = field(default_factory=dict)
-    inputs: dict[str, ReleaseInputs] = field(default_factory=dict)
+
+    @property
+    def chosen(self) -> dict[str, dict[str, Delivery]]:
+        """Per mart, the deliveries it reads."""
+        return {name: inputs.chosen for name, inputs in self.inputs.items()}
 
 
 @dataclass(frozen=True)
@@ -471,7 +477,7 @@ def count_for_release(res: Resources, peildatum: dt.date, name: str) -> CountedM
         raise StepFailed(
             _failed([name], peildatum, f"not built: {exc}; the last published version stays")
         ) from None
-    return CountedMart(designs[0], chosen, seconds, (started, time.time()), designs, choice)
+    return CountedMart(designs[0], choice, seconds, (started, time.time()), designs)
 
 
 def read_release_inputs(
@@ -514,8 +520,8 @@ def protect_release(
         for stage, spent in item.seconds.items():
             seconds[stage] = seconds.get(stage, 0.0) + spent
     spans = {"aggregate": [min(c.span[0] for c in counted), max(c.span[1] for c in counted)]}
-    chosen = {c.counts.definition.name: c.chosen for c in counted}
-    inputs = {c.counts.definition.name: c.inputs for c in counted if c.inputs is not None}
+    inputs = {c.counts.definition.name: c.inputs for c in counted}
+    chosen = {name: item.chosen for name, item in inputs.items()}
     fingerprints = {
         name: measure_fingerprints(res.marts[name], delivery_ids(chosen[name])) for name in names
     }
@@ -570,8 +576,8 @@ def protect_release(
             if item.designs is not None:
                 item.designs.close()
     return ProtectedRelease(
-        peildatum, built, chosen, fingerprints, earlier, seconds, spans, stats,
-        {choice.mart: choice for choice in choices}, inputs,
+        peildatum, built, inputs, fingerprints, earlier, seconds, spans, stats,
+        {choice.mart: choice for choice in choices},
     )  # fmt: skip
 
 
@@ -599,8 +605,8 @@ def publish_audited(res: Resources, audited: AuditedRelease, run_id: str) -> lis
     for table in protected.built:
         name = table.definition.name
         outcome = _publish(
-            res, table, protected.chosen[name], run_id, seconds, dict(audited.spans),
-            protected.designs.get(name), protected.inputs.get(name),
+            res, table, protected.inputs[name], run_id, seconds, dict(audited.spans),
+            protected.designs.get(name),
         )  # fmt: skip
         release_ids[name] = outcome.release
         outcomes.append(outcome)
