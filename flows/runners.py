@@ -9,13 +9,36 @@ workspace, never into /tmp."""
 
 from __future__ import annotations
 
-from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
+from typing import TYPE_CHECKING
 
 from udc.workspace.layout import Settings, Workspace
+
+if TYPE_CHECKING:  # Prefect reads its settings at import: the CLI imports it late.
+    from prefect.task_runners import TaskRunner
+
+
+class SchedulerUnavailableError(RuntimeError):
+    """The Dask scheduler udc.toml names does not answer."""
+
+
+def require_scheduler(address: str, timeout: float = 10) -> None:
+    """Fail before the flow starts, in one line, when the scheduler cannot be reached."""
+    from distributed import Client
+
+    try:
+        Client(address, timeout=timeout).close()
+    except OSError as exc:
+        raise SchedulerUnavailableError(
+            f"the Dask scheduler at {address} does not answer ({type(exc).__name__}); start "
+            "it (`dask scheduler`) and its workers, or set [execution] dask_address empty for "
+            "local workers, or runner = \"threads\""
+        ) from None
 
 
 def task_runner(settings: Settings, workspace: Workspace) -> TaskRunner:
     if settings.runner != "dask":
+        from prefect.task_runners import ThreadPoolTaskRunner
+
         return ThreadPoolTaskRunner()
     from prefect_dask import DaskTaskRunner
 

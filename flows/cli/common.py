@@ -21,6 +21,7 @@ from rich.markup import escape
 
 from udc.catalog.register import RegisterError
 from udc.catalog.store import CatalogError
+from udc.flows.runners import SchedulerUnavailableError
 from udc.pseudonymize.keys import KeyStoreError
 from udc.sources.contracts import ContractError
 from udc.workspace.layout import WorkspaceError
@@ -82,6 +83,7 @@ class PrefectUnavailableError(RuntimeError):
 
 EXPECTED_ERRORS: tuple[type[Exception], ...] = (
     PrefectUnavailableError,
+    SchedulerUnavailableError,
     WorkspaceError,
     KeyStoreError,
     CatalogError,

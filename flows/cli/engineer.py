@@ -188,8 +188,10 @@ def run_nightly(ws: Workspace) -> tuple[dict, float | None]:
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     from udc.flows.nightly import nightly
-    from udc.flows.runners import task_runner
+    from udc.flows.runners import require_scheduler, task_runner
 
+    if ws.settings().runner == "dask" and ws.settings().dask_address:
+        require_scheduler(ws.settings().dask_address)
     nightly = nightly.with_options(task_runner=task_runner(ws.settings(), ws))
     # The run's log lines still go to the Prefect API; on the terminal the summary and the
     # error lines below say the same without timestamps and task names.
@@ -386,8 +388,10 @@ def serve(workspace: WorkspaceOption = None) -> None:
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     from udc.flows.nightly import nightly
-    from udc.flows.runners import task_runner
+    from udc.flows.runners import require_scheduler, task_runner
 
+    if settings.runner == "dask" and settings.dask_address:
+        require_scheduler(settings.dask_address)
     nightly = nightly.with_options(task_runner=task_runner(settings, ws))
     out.print(
         f"Serving udc-nightly for {ws.root} at '{settings.cron}' ({settings.timezone}) "

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 from prefect.task_runners import ThreadPoolTaskRunner
 from prefect_dask import DaskTaskRunner
 
-from udc.flows.runners import task_runner
+from udc.flows.runners import SchedulerUnavailableError, require_scheduler, task_runner
 from udc.workspace.layout import Workspace, WorkspaceError
 
 
@@ -48,3 +50,11 @@ def test_threads_by_default_and_dask_by_address_or_local_workers(tmp_path):
 def test_an_execution_setting_that_cannot_work_is_refused(tmp_path, execution, says):
     with pytest.raises(WorkspaceError, match=says):
         _workspace(tmp_path, execution).settings()
+
+
+def test_a_scheduler_that_does_not_answer_is_one_clear_error():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        address = f"tcp://127.0.0.1:{probe.getsockname()[1]}"
+    with pytest.raises(SchedulerUnavailableError, match=f"the Dask scheduler at {address}"):
+        require_scheduler(address, timeout=2)
