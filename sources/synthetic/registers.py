@@ -270,6 +270,15 @@ def _provider_codes(keyed: Keyed) -> np.ndarray:
     return np.char.zfill(numbers.astype(str), 8)
 
 
+def _at_least_one(chosen: np.ndarray, draw: np.ndarray) -> np.ndarray:
+    """``chosen``, or when it holds nobody, the one candidate with the lowest ``draw``: a
+    housing corporation with no tenant in arrears delivers nothing, and the contract refuses
+    an empty file, which a small town's corporation would otherwise send."""
+    if chosen.any() or chosen.size == 0:
+        return chosen
+    return np.arange(chosen.size) == int(np.argmin(draw))
+
+
 def huurachterstand_frame(
     keyed: Keyed,
     geography: Geography,
@@ -284,12 +293,14 @@ def huurachterstand_frame(
     rows, main = rows[adult], main[adult]
     household = households.household[rows]
     share = bijstand_propensity(geography, households)[rows]
-    prone = keyed.uniform("arrears.prone", household) < np.minimum(0.9, 0.06 + 2.0 * share)
+    draw = keyed.uniform("arrears.prone", household)
+    prone = _at_least_one(draw < np.minimum(0.9, 0.06 + 2.0 * share), draw)
     rows, main, household = rows[prone], main[prone], household[prone]
     origin = households.arrival[rows] - keyed.uniform("arrears.phase", household) * 2 * Y
     on, start, _, _ = _renewal(
         keyed, "arrears", household, origin, day, _ARREARS_OFF_YEARS, _ARREARS_ON_YEARS
     )
+    on = _at_least_one(on, keyed.uniform("arrears.phase", household))
     rows, main, start = rows[on], main[on], start[on]
     start = np.maximum(start, households.arrival[rows])
     months = np.clip(np.ceil((day - start + 1) / (Y / 12)), 1, 12).astype(np.int64)

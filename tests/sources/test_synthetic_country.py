@@ -281,3 +281,14 @@ def test_the_single_city_is_unchanged():
         "huurachterstand": "764f568b08c7da1404ed9cb982a47f7840a2357cc73bc2670589d7100f3687cd",
         "politie_incidenten": "7c76fe35fec9562ce1a0d64704caf301603a2e253d948f5a734ccb4f8ba62628",
     }
+
+
+def test_the_smallest_towns_deliver_rows_from_every_source(tmp_path):
+    # Towns of the generator's minimum size: their corporation would otherwise send an
+    # empty file, which the contract quarantines, and their regio's figures would wait.
+    towns = municipalities("regio", 12 * MIN_PERSONS, SEED, count=12)
+    inbox = tmp_path / "inbox"
+    write_region(inbox, towns, SEED, PEILDATUM)
+    for m, frames in read(inbox, towns, PEILDATUM).items():
+        for source, frame in frames.items():
+            assert frame.height > 0, (m, source)
