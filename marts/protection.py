@@ -89,6 +89,7 @@ import os
 import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -173,6 +174,21 @@ class ProtectionStats:
     dropped: int = 0  # complements found redundant afterwards and published after all
     dropping_programs: int = 0
     polished: int = 0  # components where the joint program's pattern was cheaper
+
+
+# The counts each component adds to; primary and secondary are counted over the release.
+PARALLEL_COUNTS = tuple(
+    name for name in ProtectionStats.__dataclass_fields__ if name not in ("primary", "secondary")
+)
+
+
+def protection_threads() -> int:
+    """Components protected at once: HiGHS solves without the GIL, so threads use every
+    core the process may run on (``UDC_PROTECTION_THREADS`` sets another number)."""
+    configured = os.environ.get("UDC_PROTECTION_THREADS")
+    if configured:
+        return max(1, int(configured))
+    return max(1, len(os.sched_getaffinity(0)))
 
 
 class HiddenLimitReached(Exception):
@@ -964,19 +980,35 @@ def protect_release(
     keep = primary | _before(tables, "hidden_before")
     hidden = keep.copy()
     _within(hidden, max_hidden)
-    certificates = _Certificates.empty(n, group_cells, group_totals)
     required = _Requirements(upper, lower, np.zeros(n))
     _, labels = csgraph.connected_components(system.adjacency, directed=False)
-    for label in np.unique(labels[primary]):
+
+    def protect(label: int) -> ProtectionStats:
+        # A component reads and writes only its own cells of ``hidden`` and ``required``;
+        # its directions and counts are its own, so components may run side by side.
         component = np.flatnonzero(labels == label)
-        stats.components += 1
+        found = ProtectionStats(components=1)
+        certificates = _Certificates.empty(n, group_cells, group_totals)
         unprotected = _Requirements(
             upper[component].copy(), lower[component].copy(), np.zeros(len(component))
         )
         _protect_component(system, component, required, secondary_width, hidden, keep,
-                           certificates, stats, max_hidden, len(certificates.moves))  # fmt: skip
+                           certificates, found, max_hidden, 0)  # fmt: skip
         _polish(system, component, primary, unprotected, secondary_width, hidden, keep,
-                certificates, stats, max_hidden)  # fmt: skip
+                certificates, found, max_hidden)  # fmt: skip
+        return found
+
+    components = np.unique(labels[primary]).tolist()
+    workers = min(len(components), protection_threads())
+    # Under a hidden-cell limit the order decides when protection stops: one at a time.
+    if workers > 1 and max_hidden is None:
+        with ThreadPoolExecutor(workers, thread_name_prefix="udc-protect") as pool:
+            found = list(pool.map(protect, components))
+    else:
+        found = [protect(label) for label in components]
+    for part in found:
+        for name in PARALLEL_COUNTS:
+            setattr(stats, name, getattr(stats, name) + getattr(part, name))
     stats.primary = int(primary.sum())
     stats.secondary = int((hidden & ~primary).sum())
     offsets = np.cumsum([0] + [len(t.values) for t in tables])

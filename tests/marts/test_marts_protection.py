@@ -616,6 +616,27 @@ def test_the_same_tables_give_the_same_pattern():
     assert first.stats == second.stats
 
 
+def test_components_protected_side_by_side_give_the_pattern_of_one_at_a_time(monkeypatch):
+    # Three unlinked tables: three components, each with complements to choose.
+    release = [
+        replace(grid(rows, "xyz"), name=f"mart{number}.n")
+        for number, rows in enumerate([
+            {"a": [3, 12, 15], "b": [14, 11, 20], "c": [16, 18, 13]},
+            {"a": [14, 2, 15], "b": [14, 11, 20], "c": [16, 18, 1]},
+            {"a": [30, 12, 15], "b": [14, 11, 4], "c": [16, 18, 13]},
+        ])
+    ]  # fmt: skip
+    monkeypatch.setenv("UDC_PROTECTION_THREADS", "1")
+    alone = protect_release(release)
+    monkeypatch.setenv("UDC_PROTECTION_THREADS", "2")
+    together = protect_release(release)
+    assert alone.stats.components == together.stats.components == 3
+    assert alone.stats.secondary > 0
+    for a, b in zip(alone.suppressed, together.suppressed, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert alone.stats == together.stats
+
+
 def keeps_every_requirement(t: ProtectionTable, hidden: np.ndarray) -> bool:
     for (_, cell), (low, high) in attack([t], [], [hidden]).items():
         if high - low < t.secondary_width - TOLERANCE:
