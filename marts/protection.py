@@ -717,18 +717,15 @@ def _protect_component(
     certificates: _Certificates,
     stats: ProtectionStats,
     max_hidden: int | None,
-    first_move: int,
 ) -> None:
     """Protect every hidden cell of the component, its complements too, then publish the
-    complements found redundant; the directions of ``certificates`` from ``first_move`` on
-    are the component's."""
+    complements found redundant; ``certificates`` holds the component's directions only."""
     upper, lower, width = required.upper, required.lower, required.width
     asked = np.zeros(len(system.values), dtype=bool)
     while True:
         newly = component[hidden[component] & ~asked[component]]
         if not len(newly):
-            _drop_redundant(system, component, required, hidden, keep, certificates, first_move,
-                            stats)  # fmt: skip
+            _drop_redundant(system, component, required, hidden, keep, certificates, stats)
             return
         # A complement needs a width of its own, on either side; when the directions found
         # so far do not give it, it asks what it can fall (up to half) and the rest up.
@@ -857,7 +854,7 @@ def _polish(
         return
     try:
         _protect_component(system, component, required, secondary_width, alternative, keep,
-                           trial, stats, max_hidden, 0)  # fmt: skip
+                           trial, stats, max_hidden)  # fmt: skip
     except (HiddenLimitReached, DisclosureError):
         return
     if system.cost[complements[alternative[complements]]].sum() < cost - TOLERANCE:
@@ -872,7 +869,6 @@ def _drop_redundant(
     hidden: np.ndarray,
     keep: np.ndarray,
     certificates: _Certificates,
-    first_move: int,
     stats: ProtectionStats,
 ) -> None:
     """Publish again each complement the others make redundant, the costliest first.
@@ -883,9 +879,8 @@ def _drop_redundant(
     cell left keeps its requirement: the directions found that do not move the complement
     still hold; for what they no longer give, a whole direction over the hidden cells that
     remain is sought (so nothing more is hidden), a stricter test than the audit's.
-    The directions found in the component are those ``certificates`` recorded from
-    ``first_move`` on."""
-    moves = certificates.moves[first_move:]
+    ``certificates`` holds the directions found in the component."""
+    moves = certificates.moves
     complements = component[hidden[component] & ~keep[component]]
     for cell in complements[np.lexsort((complements, -system.cost[complements]))].tolist():
         hidden[cell] = False
@@ -993,7 +988,7 @@ def protect_release(
             upper[component].copy(), lower[component].copy(), np.zeros(len(component))
         )
         _protect_component(system, component, required, secondary_width, hidden, keep,
-                           certificates, found, max_hidden, 0)  # fmt: skip
+                           certificates, found, max_hidden)  # fmt: skip
         _polish(system, component, primary, unprotected, secondary_width, hidden, keep,
                 certificates, found, max_hidden)  # fmt: skip
         return found

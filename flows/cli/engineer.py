@@ -8,7 +8,7 @@ import logging
 import os
 import time
 import tomllib
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 from rich.markup import escape
@@ -27,7 +27,10 @@ from udc.flows.cli.common import (
     out,
     parse_peildatum,
 )
-from udc.workspace.layout import Workspace, WorkspaceError
+from udc.workspace.layout import Settings, Workspace, WorkspaceError
+
+if TYPE_CHECKING:  # Prefect reads its settings at import: it is imported late.
+    from prefect.task_runners import TaskRunner
 
 
 @app.command(rich_help_panel=ENGINEER)
@@ -176,6 +179,15 @@ def _require_server(api_url: str) -> None:
         ) from None
 
 
+def _task_runner(settings: Settings, ws: Workspace) -> TaskRunner:
+    """The flow's task runner; a named Dask scheduler must answer first (one line, exit 3)."""
+    from udc.flows.runners import require_scheduler, task_runner
+
+    if settings.runner == "dask" and settings.dask_address:
+        require_scheduler(settings.dask_address)
+    return task_runner(settings, ws)
+
+
 def run_nightly(ws: Workspace) -> tuple[dict, float | None]:
     """Run the flow once; returns its summary and the temporary server's start-up seconds."""
     from udc.workspace.resources import open_resources
@@ -188,11 +200,8 @@ def run_nightly(ws: Workspace) -> tuple[dict, float | None]:
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     from udc.flows.nightly import nightly
-    from udc.flows.runners import require_scheduler, task_runner
 
-    if ws.settings().runner == "dask" and ws.settings().dask_address:
-        require_scheduler(ws.settings().dask_address)
-    nightly = nightly.with_options(task_runner=task_runner(ws.settings(), ws))
+    nightly = nightly.with_options(task_runner=_task_runner(ws.settings(), ws))
     # The run's log lines still go to the Prefect API; on the terminal the summary and the
     # error lines below say the same without timestamps and task names.
     for name in ("prefect.flow_runs", "prefect.task_runs"):
@@ -388,11 +397,8 @@ def serve(workspace: WorkspaceOption = None) -> None:
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     from udc.flows.nightly import nightly
-    from udc.flows.runners import require_scheduler, task_runner
 
-    if settings.runner == "dask" and settings.dask_address:
-        require_scheduler(settings.dask_address)
-    nightly = nightly.with_options(task_runner=task_runner(settings, ws))
+    nightly = nightly.with_options(task_runner=_task_runner(settings, ws))
     out.print(
         f"Serving udc-nightly for {ws.root} at '{settings.cron}' ({settings.timezone}) "
         f"against {settings.prefect_api_url}; stop with Ctrl-C."

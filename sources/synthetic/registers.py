@@ -296,11 +296,12 @@ def huurachterstand_frame(
     draw = keyed.uniform("arrears.prone", household)
     prone = _at_least_one(draw < np.minimum(0.9, 0.06 + 2.0 * share), draw)
     rows, main, household = rows[prone], main[prone], household[prone]
-    origin = households.arrival[rows] - keyed.uniform("arrears.phase", household) * 2 * Y
+    phase = keyed.uniform("arrears.phase", household)
+    origin = households.arrival[rows] - phase * 2 * Y
     on, start, _, _ = _renewal(
         keyed, "arrears", household, origin, day, _ARREARS_OFF_YEARS, _ARREARS_ON_YEARS
     )
-    on = _at_least_one(on, keyed.uniform("arrears.phase", household))
+    on = _at_least_one(on, phase)
     rows, main, start = rows[on], main[on], start[on]
     start = np.maximum(start, households.arrival[rows])
     months = np.clip(np.ceil((day - start + 1) / (Y / 12)), 1, 12).astype(np.int64)
