@@ -704,7 +704,7 @@ def assemble_mart(
 ) -> MartTable:
     """The wide frame analysts read, with the hidden cells (per measure, in order) null."""
     definition, domains = counts.definition, counts.domains
-    areas = counts.geography.select(LEVEL_COLUMN, CODE_COLUMN, NAME_COLUMN)
+    areas = counts.geography.select(LEVEL_COLUMN, CODE_COLUMN, NAME_COLUMN, PARENT_COLUMN)
     wide = areas.join(_grid(counts.geography, domains), on=CODE_COLUMN, maintain_order="right")
     stats = []
     for table, hidden_cells, primary_cells in zip(

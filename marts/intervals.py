@@ -11,8 +11,10 @@ Group disclosure is checked the same way: for every cell that must not be shown 
 its whole group (``WholeGroup``), the largest amount its group's total can exceed it; 0
 proves that everyone in the group shares the cell's value.
 
-Areas nest by their CBS codes: ``BU`` + gemeente (4) + wijk (2) + buurt (2), ``WK`` +
-gemeente (4) + wijk (2), ``GM`` + gemeente (4).
+Areas nest as the frame's ``bovenliggende_gebiedscode`` says (a gemeente in its regio: a
+regio's members are public, and an attacker adds them up). A frame without that column
+(published before it existed) nests by CBS codes: ``BU`` + gemeente (4) + wijk (2) +
+buurt (2), ``WK`` + gemeente (4) + wijk (2), ``GM`` + gemeente (4).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import polars as pl
 from scipy.sparse import coo_matrix, csc_matrix, csr_matrix
 from scipy.sparse.csgraph import connected_components
 
-LEVEL, CODE = "gebiedsniveau", "gebiedscode"
+LEVEL, CODE, PARENT = "gebiedsniveau", "gebiedscode", "bovenliggende_gebiedscode"
 SECRET_SUFFIX = "_geheim"
 TOTAL = "totaal"
 PARENT_LEVEL = {"buurt": "wijk", "wijk": "gemeente"}
@@ -74,7 +76,8 @@ class PublishedTable:
     mart: str
     measure: str
     dimensions: tuple[str, ...]
-    cells: pl.DataFrame  # LEVEL, CODE, *dimensions, "value" (null where suppressed)
+    # LEVEL, CODE, PARENT (if the frame has it), *dimensions, "value" (null where suppressed)
+    cells: pl.DataFrame
 
 
 @dataclass(frozen=True)
@@ -106,6 +109,7 @@ def published_tables(
         cells = frame.filter(pl.col(secret).is_not_null()).select(
             LEVEL,
             CODE,
+            *([PARENT] if PARENT in frame.columns else []),
             *dimensions,
             pl.when(pl.col(secret)).then(None).otherwise(pl.col(measure)).alias("value"),
         )
@@ -139,7 +143,8 @@ def relations(table: PublishedTable) -> list[tuple[int, list[int]]]:
         for total, parts in grouped.select("total", "parts").iter_rows():
             if len(total) == 1 and parts:
                 found.append((total[0], parts))
-    with_parent = cells.with_columns(_parent(pl.col(CODE)).alias("_parent"))
+    parent = pl.col(PARENT) if PARENT in cells.columns else _parent(pl.col(CODE))
+    with_parent = cells.with_columns(parent.alias("_parent"))
     parents = with_parent.select(pl.col(CODE).alias("_parent"), *table.dimensions, "_i")
     children = (
         with_parent.filter(pl.col("_parent").is_not_null())

@@ -252,16 +252,20 @@ def assert_totals_add_up(frame: pl.DataFrame, definition: MartDefinition, built)
             )
             seen += checked.height
             assert (checked["_sum"] == checked[measure.name]).all()
-        parents = built.geography.drop_nulls("bovenliggende_gebiedscode")
-        keyed = present.join(
-            parents.select("gebiedscode", "bovenliggende_gebiedscode"), on="gebiedscode"
-        )
+        # The frame names each area's parent, as its geography does.
+        parents = built.geography.select("gebiedscode", "bovenliggende_gebiedscode")
+        assert present.join(parents, on="gebiedscode", suffix="_geo").filter(
+            pl.col("bovenliggende_gebiedscode").ne_missing(pl.col("bovenliggende_gebiedscode_geo"))
+        ).is_empty()
+        keyed = present.drop_nulls("bovenliggende_gebiedscode")
         sums = keyed.group_by("bovenliggende_gebiedscode", *dims).agg(
             pl.col(measure.name).sum().alias("_sum"),
             pl.col(measure.name).null_count().alias("_hidden"),
         )
         checked = sums.join(
-            present.rename({"gebiedscode": "bovenliggende_gebiedscode"}),
+            present.drop("bovenliggende_gebiedscode").rename(
+                {"gebiedscode": "bovenliggende_gebiedscode"}
+            ),
             on=["bovenliggende_gebiedscode", *dims],
         ).filter((pl.col("_hidden") == 0) & pl.col(measure.name).is_not_null())
         seen += checked.height
@@ -549,7 +553,9 @@ def test_each_default_mart_is_protected_consistent_and_deterministic(lake, defin
     )
     again = build_mart(definition, lake, PEILDATUM)
     assert again.frame.equals(built.frame)
-    expected_columns = ["gebiedsniveau", "gebiedscode", "gebiedsnaam"]
+    expected_columns = [
+        "gebiedsniveau", "gebiedscode", "gebiedsnaam", "bovenliggende_gebiedscode",
+    ]  # fmt: skip
     expected_columns += [d.name for d in definition.dimensions]
     for measure in definition.measures:
         expected_columns += [measure.name, f"{measure.name}{SECRET_SUFFIX}"]

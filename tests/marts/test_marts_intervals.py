@@ -72,6 +72,23 @@ def test_a_wijk_with_one_buurt_reveals_the_buurt():
     assert found[("BU99990201", "totaal")] == (0, 40)
 
 
+def test_a_regio_is_the_sum_of_its_gemeenten_as_the_frame_says():
+    """Regio codes say nothing of their members: the frame's parent column does, and a
+    gemeente hidden alone under a published regio is pinned by it."""
+    rows = [
+        ("gemeente", "GM0001", "RG0001", "totaal", None),
+        ("gemeente", "GM0002", "RG0001", "totaal", 30),
+        ("regio", "RG0001", None, "totaal", 38),
+    ]
+    columns = ["gebiedsniveau", "gebiedscode", "bovenliggende_gebiedscode", "klasse", "value"]
+    with_parents = PublishedTable(
+        "mart", "n", ("klasse",), pl.DataFrame(rows, schema=columns, orient="row")
+    )
+    assert intervals(with_parents)[("GM0001", "totaal")] == (8, 8)
+    by_codes = table([row[:2] + row[3:] for row in rows])
+    assert intervals(by_codes)[("GM0001", "totaal")] == (0, None)
+
+
 def test_a_cell_in_no_relation_is_unbounded():
     t = table([(*GM, "a", None), (*GM, "b", 3)])
     assert intervals(t) == {("GM9999", "a"): (0, None)}

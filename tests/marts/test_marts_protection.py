@@ -12,6 +12,7 @@ layout, ``intervals.audit_release`` reads the published tables as well.
 from __future__ import annotations
 
 import itertools
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
@@ -35,7 +36,7 @@ from udc.marts.tables import Hierarchy
 
 P = 10  # protection level: primary 0 < n < P, complements keep a width of P
 TOLERANCE = 1e-6
-LEVELS = {"GM": "gemeente", "WK": "wijk", "BU": "buurt"}
+LEVELS = {"RG": "regio", "GM": "gemeente", "WK": "wijk", "BU": "buurt"}
 
 # An axis: every node of one coordinate column with its parent (None for the root, or for
 # every node of a column without a hierarchy).
@@ -235,10 +236,14 @@ def published(t: ProtectionTable, hidden: np.ndarray) -> PublishedTable:
     """What the release shows of ``t``: hidden values as null, areas with their level."""
     mart, measure = t.name.split(".")
     dimensions = tuple(c for c in t.coordinates.columns if c != "gebiedscode")
+    (areas,) = [h.parents for h in t.hierarchies if h.column == "gebiedscode"] or [{}]
     cells = t.coordinates.with_columns(
         pl.col("gebiedscode").str.slice(0, 2).replace_strict(LEVELS).alias("gebiedsniveau"),
+        pl.col("gebiedscode")
+        .replace_strict(areas, default=None, return_dtype=pl.String)
+        .alias("bovenliggende_gebiedscode"),
         pl.Series("value", np.where(hidden, np.nan, t.values)).fill_nan(None),
-    ).select("gebiedsniveau", "gebiedscode", *dimensions, "value")
+    ).select("gebiedsniveau", "gebiedscode", "bovenliggende_gebiedscode", *dimensions, "value")
     return PublishedTable(mart, measure, dimensions, cells)
 
 
@@ -747,6 +752,61 @@ def small_cells(seed: int, wijken: int, buurten: int, small: float) -> Protectio
 def sparse_small_cells(seed: int) -> ProtectionTable:
     """4 wijken of 5 buurten, one cell in 25 small."""
     return small_cells(seed, 4, 5, 0.04)
+
+
+def province(seed: int) -> ProtectionTable:
+    """A regio of 6 gemeenten of 1-2 wijken of 1-2 buurten, by leeftijd (2) and geslacht
+    (3, the third mostly 0-2): a province of small towns, where the regio ties every
+    gemeente together."""
+    rng = np.random.default_rng(seed)
+    areas: dict[str, str | None] = {"RG0001": None}
+    for g in range(1, 7):
+        gemeente = f"GM{g:04d}"
+        areas[gemeente] = "RG0001"
+        for w in range(1, int(rng.integers(1, 3)) + 1):
+            wijk = f"WK{g:04d}{w:02d}"
+            areas[wijk] = gemeente
+            for b in range(1, int(rng.integers(1, 3)) + 1):
+                areas[f"BU{g:04d}{w:02d}{b:02d}"] = wijk
+    leaves = {
+        (area, age, sex): int(rng.choice([0, 1, 2]) if sex == "z" else rng.integers(3, 30))
+        for area in areas
+        if area.startswith("BU")
+        for age in "ab"
+        for sex in "xyz"
+    }
+    axes = {"gebiedscode": areas, "leeftijd": dimension(*"ab"), "geslacht": dimension(*"xyz")}
+    return full_table("mart.n", axes, leaves)
+
+
+def test_a_province_is_protected_without_programs_over_all_of_it(monkeypatch):
+    """A component too large to solve exactly (made so here with small limits, and no
+    boxes, so that programs do the work): a demand its area windows cannot protect is
+    solved over its window and the hidden cells, and cleanup looks for directions among
+    the hidden cells of area windows; neither needs a program over the whole province,
+    and every interval holds against the attack and the audit (which adds up the regio
+    from the frame's parent column)."""
+    from udc.marts import protection
+
+    monkeypatch.setattr(protection, "EXACT_CELLS", 40)
+    monkeypatch.setattr(protection, "WINDOW_CELLS", 24)
+    monkeypatch.setattr(protection, "_box", lambda *_: False)
+    windows: list[tuple[str, int]] = []
+    solve = protection._solve
+
+    def recorded(system, window, demands, hidden, whole, binary, time_limit=None):
+        windows.append((sys._getframe(1).f_code.co_name, len(window)))
+        return solve(system, window, demands, hidden, whole, binary, time_limit)
+
+    monkeypatch.setattr(protection, "_solve", recorded)
+    t = province(0)
+    result = protect_and_check([t])
+    assert result.stats.components == 1 and result.stats.widened_windows > 0
+    hidden = int(result.suppressed[0].sum())
+    searched = [n for caller, n in windows if caller == "_protect_one"]
+    cleaned = [n for caller, n in windows if caller == "over_hidden"]
+    assert searched and max(searched) < len(t.values)
+    assert cleaned and max(cleaned) < hidden
 
 
 def test_a_joint_program_polishes_the_pattern_to_the_proven_optimum():
