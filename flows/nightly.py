@@ -19,6 +19,7 @@ from prefect.futures import PrefectFuture
 from prefect.runtime import flow_run
 from threadpoolctl import threadpool_limits
 
+from udc.flows.runners import components_where_the_task_runs
 from udc.sources.inbox import inbox_files, safe_label
 from udc.workspace.crosscheck import cross_check_run
 from udc.workspace.dashboards import build_dashboards
@@ -152,7 +153,7 @@ def release_marts(workspace: str, peildatum: str, marts: list[str], run_id: str)
     """A whole release in one task (build, protect, audit, publish): on a Dask cluster the
     steps' in-memory counts would otherwise travel between workers."""
     res = open_resources(Path(workspace))
-    with _foreseen(marts, peildatum):
+    with _foreseen(marts, peildatum), components_where_the_task_runs():
         outcomes = publish_release(res, PlannedRelease(_day(peildatum), tuple(marts)), run_id)
     for outcome in outcomes:
         get_run_logger().info("%s", outcome.message or f"{outcome.mart}: {outcome.status}")

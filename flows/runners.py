@@ -5,12 +5,23 @@ Dask names a task's key after its Python function and a hash of its arguments (n
 task-run name), and the tasks get only paths, names and ids: what its dashboard and logs
 show holds no personal data, as in the Prefect UI. A task's result (a mart's counts
 before protection) may spill to a worker's disk, so local workers spill inside the
-workspace, never into /tmp."""
+workspace, never into /tmp.
+
+A release's protection splits into independent components (``udc.marts.protection``): on
+a cluster, the release task hands them to the cluster's workers as Dask tasks of their
+own, not as Prefect tasks (a Prefect task run costs a round trip to its server and a row
+in its database each, and a release has from one to hundreds of components)."""
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import TYPE_CHECKING
 
+import numpy as np
+
+from udc.marts.protection import ProtectionStats, ReleaseParts, components_mapped_by
 from udc.workspace.layout import Settings, Workspace
 
 if TYPE_CHECKING:  # Prefect reads its settings at import: the CLI imports it late.
@@ -55,3 +66,45 @@ def task_runner(settings: Settings, workspace: Workspace) -> TaskRunner:
             "local_directory": str(workspace.dask_scratch),
         },
     )
+
+
+def components_where_the_task_runs() -> AbstractContextManager[None]:
+    """In a task on a Dask worker: the components of each release protected in this block
+    run as tasks on the cluster (``protect-component-<run>-<n>``, reading the release's
+    relations as ``protect-release-<run>``: numbers only), and the
+    task's thread makes way for them meanwhile (``worker_client``), so that a release
+    task never waits for a slot it holds itself. Elsewhere: the process's own threads."""
+    from distributed import get_worker
+
+    try:
+        get_worker()
+    except ValueError:
+        return nullcontext()
+    return _on_the_cluster()
+
+
+@contextmanager
+def _on_the_cluster() -> Iterator[None]:
+    from distributed import worker_client
+
+    with worker_client() as client:
+
+        def run(
+            function: Callable[[ReleaseParts, np.ndarray], tuple[np.ndarray, ProtectionStats]],
+            release: ReleaseParts,
+            components: list[np.ndarray],
+        ) -> list[tuple[np.ndarray, ProtectionStats]]:
+            run_id = uuid.uuid4().hex[:12]
+            name = f"protect-release-{run_id}"
+            shared = client.scatter({name: release}, hash=False)[name]
+            futures = client.map(
+                function,
+                [shared] * len(components),
+                components,
+                key=[f"protect-component-{run_id}-{n}" for n in range(len(components))],
+                pure=False,
+            )
+            return client.gather(futures)
+
+        with components_mapped_by(run):
+            yield

@@ -53,9 +53,9 @@ direction of the whole system). Two modes:
   mass), then over that window joined by every hidden cell of the component (they move
   at no cost: where a province ties its municipalities into one component, the
   direction is mostly found there), then over the whole component. A fractional
-  direction is solved again with
-  whole ``y`` in windows of at most ``WINDOW_CELLS``; above that it is kept, a
-  certificate against the linear relaxation only (counted in ``ProtectionStats``).
+  direction is solved again with whole ``y`` in windows of at most ``WINDOW_CELLS``;
+  above that it is kept, a certificate against the linear relaxation only (counted in
+  ``ProtectionStats``).
 
 **Cleanup.** Complements chosen one demand (or batch) at a time build on one another, so
 an early one is often made needless by later ones. Once a component is protected, each
@@ -988,6 +988,93 @@ def _hidden_windows(
     return windows
 
 
+@dataclass(frozen=True)
+class ReleaseParts:
+    """What protecting one component of a release reads: the same for every component."""
+
+    system: _System
+    primary: np.ndarray
+    keep: np.ndarray  # hidden from the start
+    upper: np.ndarray
+    lower: np.ndarray
+    secondary_width: np.ndarray
+    group_cells: np.ndarray
+    group_totals: np.ndarray
+
+
+def _protect_part(
+    release: ReleaseParts,
+    component: np.ndarray,
+    hidden: np.ndarray,
+    required: _Requirements,
+    max_hidden: int | None,
+) -> ProtectionStats:
+    """Protect one component: reads and writes only its own cells of ``hidden`` and
+    ``required``, and its directions and counts are its own."""
+    system, n = release.system, len(release.system.values)
+    found = ProtectionStats(components=1)
+    certificates = _Certificates.empty(n, release.group_cells, release.group_totals)
+    unprotected = _Requirements(
+        required.upper[component].copy(), required.lower[component].copy(),
+        np.zeros(len(component)),
+    )  # fmt: skip
+    _protect_component(system, component, required, release.secondary_width, hidden,
+                       release.keep, certificates, found, max_hidden)  # fmt: skip
+    _polish(system, component, release.primary, unprotected, release.secondary_width, hidden,
+            release.keep, certificates, found, max_hidden)  # fmt: skip
+    return found
+
+
+def protect_part(
+    release: ReleaseParts, component: np.ndarray
+) -> tuple[np.ndarray, ProtectionStats]:
+    """One component protected on its own: per cell of it, whether it is hidden. Wherever
+    it runs (a thread, a Dask worker), the pattern is the same."""
+    hidden = release.keep.copy()
+    required = _Requirements(release.upper.copy(), release.lower.copy(),
+                             np.zeros(len(release.system.values)))  # fmt: skip
+    stats = _protect_part(release, component, hidden, required, None)
+    return hidden[component], stats
+
+
+ComponentMap = Callable[
+    [Callable[[ReleaseParts, np.ndarray], tuple[np.ndarray, ProtectionStats]], ReleaseParts,
+     list[np.ndarray]],
+    list[tuple[np.ndarray, ProtectionStats]],
+]  # fmt: skip
+_component_map: ComponentMap | None = None
+
+
+@contextmanager
+def components_mapped_by(run: ComponentMap) -> Iterator[None]:
+    """Within the block, ``run(protect_part, release, components)`` protects the independent
+    components of each release (a Dask cluster's workers, say) instead of this process's
+    threads; it returns the results in the order of ``components``."""
+    global _component_map
+    previous, _component_map = _component_map, run
+    try:
+        yield
+    finally:
+        _component_map = previous
+
+
+def _in_threads(
+    function: Callable[[ReleaseParts, np.ndarray], tuple[np.ndarray, ProtectionStats]],
+    release: ReleaseParts,
+    components: list[np.ndarray],
+) -> list[tuple[np.ndarray, ProtectionStats]]:
+    workers = min(len(components), protection_threads())
+    if workers <= 1:
+        return [function(release, component) for component in components]
+    with ThreadPoolExecutor(workers, thread_name_prefix="udc-protect") as pool:
+        return list(pool.map(lambda component: function(release, component), components))
+
+
+def _add_counts(stats: ProtectionStats, part: ProtectionStats) -> None:
+    for name in PARALLEL_COUNTS:
+        setattr(stats, name, getattr(stats, name) + getattr(part, name))
+
+
 def protect_release(
     tables: Sequence[ProtectionTable],
     links: Sequence[CellLink] = (),
@@ -1023,37 +1110,23 @@ def protect_release(
         raise DisclosureError("a whole-group cell is not primary")
     # Primary cells, and those an earlier release of the same values hid, stay hidden.
     keep = primary | _before(tables, "hidden_before")
-    hidden = keep.copy()
-    _within(hidden, max_hidden)
-    required = _Requirements(upper, lower, np.zeros(n))
+    _within(keep, max_hidden)
     _, labels = csgraph.connected_components(system.adjacency, directed=False)
-
-    def protect(label: int) -> ProtectionStats:
-        # A component reads and writes only its own cells of ``hidden`` and ``required``;
-        # its directions and counts are its own, so components may run side by side.
-        component = np.flatnonzero(labels == label)
-        found = ProtectionStats(components=1)
-        certificates = _Certificates.empty(n, group_cells, group_totals)
-        unprotected = _Requirements(
-            upper[component].copy(), lower[component].copy(), np.zeros(len(component))
-        )
-        _protect_component(system, component, required, secondary_width, hidden, keep,
-                           certificates, found, max_hidden)  # fmt: skip
-        _polish(system, component, primary, unprotected, secondary_width, hidden, keep,
-                certificates, found, max_hidden)  # fmt: skip
-        return found
-
-    components = np.unique(labels[primary]).tolist()
-    workers = min(len(components), protection_threads())
-    # Under a hidden-cell limit the order decides when protection stops: one at a time.
-    if workers > 1 and max_hidden is None:
-        with ThreadPoolExecutor(workers, thread_name_prefix="udc-protect") as pool:
-            found = list(pool.map(protect, components))
+    components = [np.flatnonzero(labels == label) for label in np.unique(labels[primary])]
+    release = ReleaseParts(system, primary, keep, upper, lower, secondary_width,
+                           group_cells, group_totals)  # fmt: skip
+    hidden = keep.copy()
+    if max_hidden is None:
+        parts = (_component_map or _in_threads)(protect_part, release, components)
+        for component, (part, found) in zip(components, parts, strict=True):
+            hidden[component] = part
+            _add_counts(stats, found)
     else:
-        found = [protect(label) for label in components]
-    for part in found:
-        for name in PARALLEL_COUNTS:
-            setattr(stats, name, getattr(stats, name) + getattr(part, name))
+        # Under a hidden-cell limit the order decides when protection stops: one at a
+        # time, each seeing what the others hid.
+        required = _Requirements(upper.copy(), lower.copy(), np.zeros(n))
+        for component in components:
+            _add_counts(stats, _protect_part(release, component, hidden, required, max_hidden))
     stats.primary = int(primary.sum())
     stats.secondary = int((hidden & ~primary).sum())
     offsets = np.cumsum([0] + [len(t.values) for t in tables])
