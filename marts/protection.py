@@ -908,23 +908,47 @@ def _drop_redundant(
     cell left keeps its requirement: the directions found that do not move the complement
     still hold; for what they no longer give, a whole direction over the hidden cells that
     remain is sought (so nothing more is hidden), a stricter test than the audit's.
-    ``certificates`` holds the directions found in the component."""
-    moves = certificates.moves
+    ``certificates`` holds the directions found in the component.
+
+    Only the cells a dropped complement's directions moved can lose what they were shown
+    (every other hidden cell keeps its directions): those alone are checked, against the
+    directions that move them, so a province of thousands of complements is not checked
+    whole for each of them."""
+    moves = dict(enumerate(certificates.moves))
+    next_number = len(moves)
+    touching: dict[int, set[int]] = {}
+    for number, (cells, _) in enumerate(certificates.moves):
+        for moved in cells.tolist():
+            touching.setdefault(moved, set()).add(number)
+    group_cells, group_totals = certificates.group_cells, certificates.group_totals
     complements = component[hidden[component] & ~keep[component]]
     for cell in complements[np.lexsort((complements, -system.cost[complements]))].tolist():
         hidden[cell] = False
         if _pins_a_neighbour(system, cell, hidden):
             hidden[cell] = True
             continue
-        found = _Certificates.empty(
-            len(system.values), certificates.group_cells, certificates.group_totals
-        )
-        for cells, direction in moves:
-            if not _moves(cells, cell):
-                found.record(cells, direction)
-        if _still_protected(system, component, required, hidden, found, stats):
+        removed = touching.get(cell, set())
+        moved = {c for number in removed for c in moves[number][0].tolist()}
+        # A whole-group cell also loses what it was shown when its total loses a direction.
+        moved |= set(group_cells[np.isin(group_totals, list(moved))].tolist())
+        affected = np.array(sorted(c for c in moved if hidden[c]), dtype=np.int64)
+        wanted = {number for c in affected.tolist() for number in touching.get(c, ())}
+        for total in group_totals[np.isin(group_cells, affected)].tolist():
+            wanted |= touching.get(total, set())
+        found = _Certificates.empty(len(system.values), group_cells, group_totals)
+        for number in sorted(wanted - removed):
+            found.record(*moves[number])
+        first_new = len(found.moves)
+        if _still_protected(system, component, required, hidden, found, stats, affected):
             stats.dropped += 1
-            moves = found.moves
+            for number in sorted(removed):
+                for c in moves.pop(number)[0].tolist():
+                    touching[c].discard(number)
+            for number, (cells, direction) in enumerate(found.moves[first_new:], next_number):
+                for c in cells.tolist():
+                    touching.setdefault(c, set()).add(number)
+                moves[number] = (cells, direction)
+            next_number += len(found.moves) - first_new
         else:
             hidden[cell] = True
 
@@ -948,9 +972,10 @@ def _still_protected(
     hidden: np.ndarray,
     found: _Certificates,
     stats: ProtectionStats,
+    checked: np.ndarray,
 ) -> bool:
-    """Whether the hidden cells of the component keep their requirements, given what
-    ``found`` shows and whole directions over the hidden cells, recorded in ``found``."""
+    """Whether the ``checked`` hidden cells of the component keep their requirements, given
+    what ``found`` shows and whole directions over the hidden cells, recorded in ``found``."""
     remaining = component[hidden[component]]
 
     def over_hidden(demand: _Demand) -> bool:
@@ -966,7 +991,7 @@ def _still_protected(
     return all(
         not _still_needed(demand, required.width, found)
         or _either_side(demand, required.width, found, over_hidden)
-        for demand in _needs(remaining, required, found)
+        for demand in _needs(checked, required, found)
     )
 
 
