@@ -228,10 +228,12 @@ class _System:
     adjacency: sparse.csr_array  # cells sharing a relation
     area_of_cell: np.ndarray
     area_parents: dict[int, int]
-    area_chains: dict[int, tuple[int, ...]]  # per area: its ancestors
     area_mass: dict[int, float]  # per area: the sum of its cells
     # Cells that may not move: an earlier release of the same values publishes them.
     fixed: np.ndarray
+    area_children: dict[int, list[int]]
+    area_cells: dict[int, np.ndarray]  # per area: its cells, ascending
+    labels: np.ndarray  # per cell: its component
 
 
 @dataclass
@@ -302,13 +304,15 @@ def _system(tables: Sequence[ProtectionTable], links: Sequence[CellLink]) -> _Sy
     pattern = sparse.csr_array(relations != 0).astype(np.float64)
     adjacency = sparse.csr_array(pattern.T @ pattern)
     area_of_cell, area_parents = _areas(tables)
-    chains = {}
-    for area in set(area_parents) | set(area_parents.values()):
-        chain, up = [], area
-        while up in area_parents and len(chain) <= len(area_parents):
-            up = area_parents[up]
-            chain.append(up)
-        chains[area] = tuple(chain)
+    children: dict[int, list[int]] = {}
+    for child, parent in area_parents.items():
+        children.setdefault(parent, []).append(child)
+    placed = np.flatnonzero(area_of_cell >= 0)
+    order = placed[np.argsort(area_of_cell[placed], kind="stable")]
+    count = int(area_of_cell.max(initial=-1)) + 1
+    starts = np.searchsorted(area_of_cell[order], np.arange(count + 1))
+    area_cells = {a: order[starts[a] : starts[a + 1]] for a in range(count)}
+    _, labels = csgraph.connected_components(adjacency, directed=False)
     return _System(
         structures,
         offsets,
@@ -319,7 +323,6 @@ def _system(tables: Sequence[ProtectionTable], links: Sequence[CellLink]) -> _Sy
         adjacency,
         area_of_cell,
         area_parents,
-        chains,
         {
             int(a): float(m)
             for a, m in enumerate(
@@ -327,6 +330,9 @@ def _system(tables: Sequence[ProtectionTable], links: Sequence[CellLink]) -> _Sy
             )
         },
         _fixed(tables),
+        children,
+        area_cells,
+        labels,
     )
 
 
@@ -376,16 +382,30 @@ def _windows(system: _System, target: int, component: np.ndarray) -> list[np.nda
     if area not in system.area_parents:
         return [component]
     parent = system.area_parents[area]
-    siblings = [a for a, up in system.area_parents.items() if up == parent and a != area]
+    siblings = [a for a in system.area_children[parent] if a != area]
     windows = []
     for chosen in (siblings, sorted(siblings, key=lambda a: (-system.area_mass[a], a))[:SIBLINGS]):
-        tops = {area, *chosen}
-        under = tops | {a for a, chain in system.area_chains.items() if tops & set(chain)}
-        window = component[np.isin(system.area_of_cell[component], [parent, *under])]
+        areas = [parent, *(a for top in (area, *chosen) for a in _under(system, top))]
+        cells = np.concatenate([system.area_cells.get(a, _NO_CELLS) for a in areas])
+        window = np.sort(cells[system.labels[cells] == system.labels[target]])
         if len(window) <= WINDOW_CELLS or len(chosen) <= SIBLINGS:
             windows.append(window)
             break
     return [*windows, component]
+
+
+_NO_CELLS = np.zeros(0, dtype=np.int64)
+
+
+def _under(system: _System, area: int) -> list[int]:
+    """The area and every area below it (once each, whatever the hierarchy)."""
+    found, seen = [area], {area}
+    for up in found:
+        for child in system.area_children.get(up, ()):
+            if child not in seen:
+                seen.add(child)
+                found.append(child)
+    return found
 
 
 def _exact_window(system: _System, demands: Sequence[_Demand], component: np.ndarray) -> np.ndarray:
@@ -1136,7 +1156,7 @@ def protect_release(
     # Primary cells, and those an earlier release of the same values hid, stay hidden.
     keep = primary | _before(tables, "hidden_before")
     _within(keep, max_hidden)
-    _, labels = csgraph.connected_components(system.adjacency, directed=False)
+    labels = system.labels
     components = [np.flatnonzero(labels == label) for label in np.unique(labels[primary])]
     release = ReleaseParts(system, primary, keep, upper, lower, secondary_width,
                            group_cells, group_totals)  # fmt: skip
@@ -1200,7 +1220,7 @@ def optimal_patterns(
     lower = np.minimum(np.where(primary, np.concatenate([t.lower for t in tables]), 0.0),
                        system.values)  # fmt: skip
     width = np.concatenate([np.full(len(t.values), float(t.secondary_width)) for t in tables])
-    _, labels = csgraph.connected_components(system.adjacency, directed=False)
+    labels = system.labels
 
     def cheapest(component: np.ndarray, demands: list[_Demand], widths: bool):
         directions = _solve(
