@@ -15,13 +15,13 @@ in its database each, and a release has from one to hundreds of components)."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from udc.marts.protection import ProtectionStats, ReleaseParts, components_mapped_by
+from udc.marts.protection import PartFunction, PartResult, ReleaseParts, components_mapped_by
 from udc.workspace.layout import Settings, Workspace
 
 if TYPE_CHECKING:  # Prefect reads its settings at import: the CLI imports it late.
@@ -71,9 +71,9 @@ def task_runner(settings: Settings, workspace: Workspace) -> TaskRunner:
 def components_where_the_task_runs() -> AbstractContextManager[None]:
     """In a task on a Dask worker: the components of each release protected in this block
     run as tasks on the cluster (``protect-component-<run>-<n>``, reading the release's
-    relations as ``protect-release-<run>``: numbers only), and the
-    task's thread makes way for them meanwhile (``worker_client``), so that a release
-    task never waits for a slot it holds itself. Elsewhere: the process's own threads."""
+    relations as ``protect-release-<run>``: numbers only), and the task's thread makes way
+    for them meanwhile (``worker_client``), so that a release task never waits for a slot
+    it holds itself. Elsewhere: the process's own threads."""
     from distributed import get_worker
 
     try:
@@ -90,10 +90,8 @@ def _on_the_cluster() -> Iterator[None]:
     with worker_client() as client:
 
         def run(
-            function: Callable[[ReleaseParts, np.ndarray], tuple[np.ndarray, ProtectionStats]],
-            release: ReleaseParts,
-            components: list[np.ndarray],
-        ) -> list[tuple[np.ndarray, ProtectionStats]]:
+            function: PartFunction, release: ReleaseParts, components: list[np.ndarray]
+        ) -> list[PartResult]:
             run_id = uuid.uuid4().hex[:12]
             name = f"protect-release-{run_id}"
             shared = client.scatter({name: release}, hash=False)[name]

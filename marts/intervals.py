@@ -34,7 +34,6 @@ from scipy.sparse.csgraph import connected_components
 LEVEL, CODE, PARENT = "gebiedsniveau", "gebiedscode", "bovenliggende_gebiedscode"
 SECRET_SUFFIX = "_geheim"
 TOTAL = "totaal"
-PARENT_LEVEL = {"buurt": "wijk", "wijk": "gemeente"}
 # The solver's tolerance; an interval narrower than this is a pinned value.
 EPSILON = 1e-6
 

@@ -386,8 +386,7 @@ def _windows(system: _System, target: int, component: np.ndarray) -> list[np.nda
     windows = []
     for chosen in (siblings, sorted(siblings, key=lambda a: (-system.area_mass[a], a))[:SIBLINGS]):
         areas = [parent, *(a for top in (area, *chosen) for a in _under(system, top))]
-        cells = np.concatenate([system.area_cells.get(a, _NO_CELLS) for a in areas])
-        window = np.sort(cells[system.labels[cells] == system.labels[target]])
+        window = _cells_beside(system, target, areas)
         if len(window) <= WINDOW_CELLS or len(chosen) <= SIBLINGS:
             windows.append(window)
             break
@@ -395,6 +394,12 @@ def _windows(system: _System, target: int, component: np.ndarray) -> list[np.nda
 
 
 _NO_CELLS = np.zeros(0, dtype=np.int64)
+
+
+def _cells_beside(system: _System, target: int, areas: Sequence[int]) -> np.ndarray:
+    """The cells of ``areas`` in the target's component, ascending."""
+    cells = np.concatenate([system.area_cells.get(a, _NO_CELLS) for a in areas])
+    return np.sort(cells[system.labels[cells] == system.labels[target]])
 
 
 def _under(system: _System, area: int) -> list[int]:
@@ -726,7 +731,7 @@ def _widened(
     if len(windows) > 1:
         local = windows[-2]
     elif area >= 0:
-        local = component[system.area_of_cell[component] == area]
+        local = _cells_beside(system, target, [int(area)])
     else:
         return windows
     joined = np.union1d(local, component[hidden[component]])
@@ -981,11 +986,6 @@ def _pins_a_neighbour(system: _System, cell: int, hidden: np.ndarray) -> bool:
     return bool(np.any(shown == 1))
 
 
-def _moves(cells: np.ndarray, cell: int) -> bool:
-    at = int(np.searchsorted(cells, cell))
-    return at < len(cells) and int(cells[at]) == cell
-
-
 def _still_protected(
     system: _System,
     component: np.ndarray,
@@ -997,10 +997,9 @@ def _still_protected(
 ) -> bool:
     """Whether the ``checked`` hidden cells of the component keep their requirements, given
     what ``found`` shows and whole directions over the hidden cells, recorded in ``found``."""
-    remaining = component[hidden[component]]
 
     def over_hidden(demand: _Demand) -> bool:
-        for window in _hidden_windows(system, demand.target, component, remaining):
+        for window in _hidden_windows(system, demand.target, component, hidden):
             stats.dropping_programs += 1
             directions = _solve(system, window, [demand], hidden, whole=True, binary=True)
             if directions is not None and _apply(
@@ -1017,18 +1016,19 @@ def _still_protected(
 
 
 def _hidden_windows(
-    system: _System, target: int, component: np.ndarray, remaining: np.ndarray
+    system: _System, target: int, component: np.ndarray, hidden: np.ndarray
 ) -> list[np.ndarray]:
     """Where cleanup looks for a direction over the hidden cells that remain: all of them,
     where they are at most ``WINDOW_CELLS``; else those of the target's area windows. A
     program that has to prove there is none over thousands of cells costs seconds, and
     in a large component most complements are needed (a province of 30 municipalities at
     600,000 residents: 1,106 programs over 2,471 hidden cells, 84 s, for 21 dropped)."""
+    remaining = component[hidden[component]]
     if len(remaining) <= WINDOW_CELLS:
         return [remaining]
     windows = []
     for window in _windows(system, target, component)[:-1]:
-        local = window[np.isin(window, remaining)]
+        local = window[hidden[window]]
         if len(local) and (not windows or len(local) > len(windows[-1])):
             windows.append(local)
     return windows
@@ -1071,9 +1071,7 @@ def _protect_part(
     return found
 
 
-def protect_part(
-    release: ReleaseParts, component: np.ndarray
-) -> tuple[np.ndarray, ProtectionStats]:
+def protect_part(release: ReleaseParts, component: np.ndarray) -> PartResult:
     """One component protected on its own: per cell of it, whether it is hidden. Wherever
     it runs (a thread, a Dask worker), the pattern is the same."""
     hidden = release.keep.copy()
@@ -1083,11 +1081,9 @@ def protect_part(
     return hidden[component], stats
 
 
-ComponentMap = Callable[
-    [Callable[[ReleaseParts, np.ndarray], tuple[np.ndarray, ProtectionStats]], ReleaseParts,
-     list[np.ndarray]],
-    list[tuple[np.ndarray, ProtectionStats]],
-]  # fmt: skip
+PartResult = tuple[np.ndarray, ProtectionStats]
+PartFunction = Callable[[ReleaseParts, np.ndarray], PartResult]
+ComponentMap = Callable[[PartFunction, ReleaseParts, list[np.ndarray]], list[PartResult]]
 _component_map: ComponentMap | None = None
 
 
@@ -1105,15 +1101,23 @@ def components_mapped_by(run: ComponentMap) -> Iterator[None]:
 
 
 def _in_threads(
-    function: Callable[[ReleaseParts, np.ndarray], tuple[np.ndarray, ProtectionStats]],
-    release: ReleaseParts,
-    components: list[np.ndarray],
-) -> list[tuple[np.ndarray, ProtectionStats]]:
+    function: PartFunction, release: ReleaseParts, components: list[np.ndarray]
+) -> list[PartResult]:
     workers = min(len(components), protection_threads())
     if workers <= 1:
         return [function(release, component) for component in components]
     with ThreadPoolExecutor(workers, thread_name_prefix="udc-protect") as pool:
         return list(pool.map(lambda component: function(release, component), components))
+
+
+def _components_with(labels: np.ndarray, cells: np.ndarray) -> list[np.ndarray]:
+    """The components (each its cells, ascending) that hold any of ``cells``, found in one
+    pass: a comparison per component would be a pass over the release each."""
+    order = np.argsort(labels, kind="stable")
+    bounds = np.flatnonzero(np.diff(labels[order])) + 1
+    found = np.split(order, bounds)
+    wanted = set(np.unique(labels[cells]).tolist())
+    return [part for part in found if int(labels[part[0]]) in wanted]
 
 
 def _add_counts(stats: ProtectionStats, part: ProtectionStats) -> None:
@@ -1157,8 +1161,7 @@ def protect_release(
     # Primary cells, and those an earlier release of the same values hid, stay hidden.
     keep = primary | _before(tables, "hidden_before")
     _within(keep, max_hidden)
-    labels = system.labels
-    components = [np.flatnonzero(labels == label) for label in np.unique(labels[primary])]
+    components = _components_with(system.labels, primary)
     release = ReleaseParts(system, primary, keep, upper, lower, secondary_width,
                            group_cells, group_totals)  # fmt: skip
     hidden = keep.copy()
