@@ -5,7 +5,8 @@ GeoJSON or GeoPackage, one or more files, features keyed by ``buurtcode``, ``wij
 and ``gemeentecode``. A feature with a buurtcode is a buurt, one with a wijkcode and no
 buurtcode a wijk, one with only a gemeentecode a gemeente. CBS publishes in RD New
 (EPSG:28992): such coordinates are projected to WGS84, which is what a web map draws.
-A level the files lack is dissolved from the level below (wijken from their buurten).
+A level the files lack is dissolved from the level below (wijken from their buurten), and
+a configured regio from its gemeenten.
 Outlines are simplified to about 5 metres: the maps stay small and look the same.
 """
 
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -145,9 +146,14 @@ def _outlines(path: Path) -> Iterator[Outline]:
         yield Outline(key[0], key[1], project(geometry) if project else geometry, key[2])
 
 
-def read_areas(paths: Sequence[Path], keep: Iterable[str] | None = None) -> Areas:
+def read_areas(
+    paths: Sequence[Path],
+    keep: Iterable[str] | None = None,
+    regios: Mapping[str, Iterable[str]] | None = None,
+) -> Areas:
     """The outlines in ``paths``, only those whose code is in ``keep`` when given (a map
-    needs the areas its marts publish, not the whole country)."""
+    needs the areas its marts publish, not the whole country). ``regios``: each regio's
+    gemeentecodes; its outline is theirs together."""
     wanted = set(keep) if keep is not None else None
     parts: dict[str, dict[str, list[shapely.Geometry]]] = {level: {} for level in LEVELS}
     above: dict[str, dict[str, str]] = {}
@@ -168,8 +174,13 @@ def read_areas(paths: Sequence[Path], keep: Iterable[str] | None = None) -> Area
                     {k: v for k, v in above[code].items() if k != upper}
                 )
                 parts[upper].setdefault(parent, []).extend(geometries)
+    parts["regio"] = {
+        code: [g for member in members for g in parts["gemeente"].get(member, [])]
+        for code, members in (regios or {}).items()
+        if any(member in parts["gemeente"] for member in members)
+    }
     shapes: dict[str, dict[str, dict]] = {}
-    for level in LEVELS:
+    for level in parts:
         shapes[level] = {}
         for code in sorted(parts[level]):
             if wanted is not None and code not in wanted:

@@ -38,8 +38,9 @@ def _areas(ws: Workspace, store: MartStore) -> tuple[Areas | None, list[str]]:
              if p.is_file() or p != ws.geometries_default]  # fmt: skip
     if not paths:
         return None, []
+    regios = {code: regio.gemeenten for code, regio in ws.settings().regios.items()}
     try:
-        return read_areas(paths, keep=_published_codes(store)), []
+        return read_areas(paths, keep=_published_codes(store), regios=regios), []
     except GeometryError as exc:
         return None, [f"{exc}; the dashboards are built without maps "
                       "(set dashboards.geometries in udc.toml)"]  # fmt: skip

@@ -114,3 +114,21 @@ def test_a_missing_or_unreadable_file_is_a_clear_error(tmp_path):
     not_gpkg.write_bytes(b"nonsense")
     with pytest.raises(GeometryError, match="not a readable GeoPackage"):
         read_areas([not_gpkg])
+
+
+def test_a_regio_is_drawn_as_its_gemeenten_together(tmp_path):
+    x, y = RD_POINT
+    features = [
+        _feature(_rd_square(x + 500 * n, y), buurtcode=f"BU0{code}0101", wijkcode=f"WK0{code}01",
+                 gemeentecode=f"GM0{code}")
+        for n, code in enumerate(("307", "308", "309"))
+    ]  # fmt: skip
+    path = tmp_path / "buurten.geojson"
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": features}))
+    regios = {"RG01": ("GM0307", "GM0308", "GM0999"), "RG02": ("GM0998",)}
+    areas = read_areas([path], regios=regios)
+    assert list(areas.level("regio")) == ["RG01"]  # RG02 has no outlined member
+    regio = shape(areas.level("regio")["RG01"])
+    members = [shape(areas.level("gemeente")[code]) for code in ("GM0307", "GM0308")]
+    assert regio.area == pytest.approx(sum(m.area for m in members), rel=1e-3)
+    assert not regio.intersects(shape(areas.level("gemeente")["GM0309"]).buffer(-1e-6))

@@ -6,13 +6,19 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
+import re
 from pathlib import Path
 
 import polars as pl
 import pytest
+import shapely
+from shapely.geometry import shape
 
 from udc.pseudonymize.keys import KeyStore
 from udc.sources.synthetic.country import municipalities, regios_toml, write_region
+from udc.sources.synthetic.shapes import write_region_shapes
+from udc.workspace.dashboards import build_dashboards
 from udc.workspace.ingest import process_delivery
 from udc.workspace.layout import Workspace
 from udc.workspace.publish import publish_marts
@@ -114,3 +120,19 @@ def test_a_region_publishes_regio_cells_only_when_every_member_passed(region):
         pl.col("personen").is_not_null() & pl.col("personen_full").is_not_null()
     )
     assert both.height > 0 and (both["personen"] == both["personen_full"]).all()
+    _the_regio_is_mapped_as_its_members_together(root, gemeenten)
+
+
+def _the_regio_is_mapped_as_its_members_together(root: Path, gemeenten: list) -> None:
+    workspace = Workspace(root)
+    write_region_shapes(workspace.geometries_default, gemeenten, 5)
+    site = build_dashboards(workspace).site
+    page = next(p for p in site.pages if p.mart == "wmo_wijk")
+    assert {"gemeente", "regio"} <= set(page.mapped_levels)
+    found = re.search(r'<script id="udc-geo" type="application/json">(.*?)</script>',
+                      page.page.read_text("utf-8"), re.S)  # fmt: skip
+    geo = json.loads(found.group(1))
+    (regio,) = geo["regio"]["features"]
+    members = shapely.union_all([shape(f["geometry"]) for f in geo["gemeente"]["features"]])
+    assert regio["id"] in Workspace(root).settings().regios
+    assert shape(regio["geometry"]).symmetric_difference(members).area < 1e-3 * members.area
