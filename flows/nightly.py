@@ -8,6 +8,7 @@ persist nothing, and turn unexpected exceptions into messages without values.
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 import traceback
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -19,7 +20,7 @@ from prefect.futures import PrefectFuture
 from prefect.runtime import flow_run
 from threadpoolctl import threadpool_limits
 
-from udc.flows.runners import components_where_the_task_runs
+from udc.flows.runners import components_where_the_task_runs, forget_result
 from udc.sources.inbox import inbox_files, safe_label
 from udc.workspace.crosscheck import cross_check_run
 from udc.workspace.dashboards import build_dashboards
@@ -164,19 +165,27 @@ def _settled(
     future: PrefectFuture, marts: Sequence[str], peildatum: str | None
 ) -> tuple[object, list[dict]]:
     """A finished task's result, or the outcomes of its failure for each of ``marts``."""
-    result = future.result(raise_on_failure=False)
-    if future.state.is_completed():
-        return result, []
-    if isinstance(result, StepFailed):
-        return None, [o.to_dict() for o in result.outcomes]
-    # Crashed or cancelled: nothing of ours says why, so nothing is passed on.
+    try:
+        result = future.result(raise_on_failure=False)
+    except Exception as exc:
+        # The runner gave the task up without a state of ours: Dask does when the workers
+        # running it are lost again and again (KilledWorker: over their memory budget).
+        ended = f"was lost by the task runner ({type(exc).__name__})"
+    else:
+        forget_result(future)
+        if future.state.is_completed():
+            return result, []
+        if isinstance(result, StepFailed):
+            return None, [o.to_dict() for o in result.outcomes]
+        ended = f"ended {future.state.name}"
+    # Crashed, cancelled or lost: nothing of ours says why, so nothing is passed on.
     return None, [
         MartOutcome(
             name,
             "failed",
             peildatum,
-            message=f"{name}: its task ended {future.state.name}; the last published version "
-            "stays; see the Prefect log of this run",
+            message=f"{name}: its task {ended}; the last published version stays; see the "
+            "Prefect log of this run",
         ).to_dict()
         for name in marts
     ]
@@ -313,6 +322,9 @@ def nightly(workspace: str) -> dict:
             message = f"another udc run is processing {workspace}; nothing was done"
             get_run_logger().warning(message)
             return {"run_id": None, "deliveries": [], "marts": [], "busy": message}
+        # What counting spilled is gone when its connection closes; a run that was killed
+        # while counting leaves it behind, and no other run is counting now.
+        shutil.rmtree(res.workspace.counting_scratch, ignore_errors=True)
         # Marts build in several threads on few cores: a BLAS thread pool per
         # factorisation on top of that oversubscribes the machine (measured up to 10x slower).
         with threadpool_limits(limits=1, user_api="blas"):
@@ -332,7 +344,10 @@ def _process(res: Resources, workspace: str) -> dict:
         )
         for name in files
     ]
-    deliveries = [future.result() for future in ingests]
+    deliveries = []
+    for future in ingests:
+        deliveries.append(future.result())
+        forget_result(future)
     # Reads the lake only, so it runs beside the mart builds.
     checked = cross_check.with_options(task_run_name="cross-check").submit(workspace, run_id)
     marts = _mart_stage(workspace, run_id)

@@ -68,6 +68,16 @@ def task_runner(settings: Settings, workspace: Workspace) -> TaskRunner:
     )
 
 
+def forget_result(future: object) -> None:
+    """Let a Dask cluster drop a task's result once the flow holds it. A result the flow
+    still refers to is one Dask keeps, and recomputes when the worker holding it is lost:
+    a finished ingest ran again and found its delivery gone from the inbox."""
+    from prefect_dask.task_runners import PrefectDaskFuture
+
+    if isinstance(future, PrefectDaskFuture):
+        future.wrapped_future.release()
+
+
 def components_where_the_task_runs() -> AbstractContextManager[None]:
     """In a task on a Dask worker: the components of each release protected in this block
     run as tasks on the cluster (``protect-component-<run>-<n>``, reading the release's

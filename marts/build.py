@@ -17,9 +17,11 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-from collections.abc import Mapping, Sequence
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 
 import duckdb
 import numpy as np
@@ -191,14 +193,36 @@ def tied_members(
     )
 
 
+# A counting connection with a spill folder keeps at most this much in memory and the rest
+# of its tables on disk: a national mart's per-person tables took 4.8 GB per mart, and a
+# release holds all its marts' connections until its designs are chosen.
+COUNTING_MEMORY = "1GB"
+
+
+def _connect(spill: Path | None) -> duckdb.DuckDBPyConnection:
+    """An in-memory database; with ``spill``, one that spills to a folder of its own under
+    it (DuckDB creates the folder and removes it on close)."""
+    con = duckdb.connect(":memory:")
+    if spill is not None:
+        spill.mkdir(mode=0o700, parents=True, exist_ok=True)
+        folder = str(spill / uuid.uuid4().hex).replace("'", "''")
+        con.execute(f"SET memory_limit = '{COUNTING_MEMORY}'")
+        con.execute(f"SET temp_directory = '{folder}'")
+    return con
+
+
 def counting_connection(
-    definition: MartDefinition, tables: Mapping[str, pl.DataFrame], peildatum: date
+    definition: MartDefinition,
+    tables: Mapping[str, pl.DataFrame],
+    peildatum: date,
+    spill: Path | None = None,
 ) -> duckdb.DuckDBPyConnection:
     """A fresh in-memory database that holds only the allowed columns of the allowed sources
     and cannot reach files, other databases or Python variables: where ``count_mart``
     counts, and where a caller counting several designs of one mart counts them all (it
-    closes the connection)."""
-    con = duckdb.connect(":memory:")
+    closes the connection). ``spill``: where its tables may go beyond ``COUNTING_MEMORY``
+    (inside the workspace: they hold pseudonymised rows, as the lake does)."""
+    con = _connect(spill)
     try:
         _register_inputs(con, definition, tables)
     except MartError:
@@ -214,32 +238,38 @@ def counting_connection(
 
 def member_connection(
     definition: MartDefinition,
-    members: Sequence[Mapping[str, pl.DataFrame]],
+    members: Iterable[Mapping[str, pl.DataFrame]],
     peildatum: date,
-    areas: pl.DataFrame | None = None,
-) -> tuple[duckdb.DuckDBPyConnection, dict[str, str]]:
+    spill: Path | None = None,
+) -> tuple[duckdb.DuckDBPyConnection, dict[str, str], pl.DataFrame]:
     """A restricted connection (as ``counting_connection``) for a mart over several
     municipalities: each measure query runs over one member's inputs at a time, so that a
     member's cells depend on its own deliveries only (what the audit relies on when it ties
     a member's cells across releases), and what it returns goes into one temporary table
-    per measure (``_fine_<measure>``; returned per measure name). The sources are gone
-    afterwards; ``buurtindeling`` holds ``areas``: every member's buurtindeling (concatenated
-    here when the caller has not)."""
-    if areas is None:
-        areas = pl.concat([t[GEOGRAPHY_SOURCE] for t in members], how="vertical_relaxed")
-    for tables in members:
-        _check_nesting(definition, tables.get(GEOGRAPHY_SOURCE))
+    per measure (``_fine_<measure>``; returned per measure name). ``members`` is read once,
+    one member after another: a lazy one holds a single member's inputs in memory (a
+    country's took 3 GB at once). The sources are gone afterwards; ``buurtindeling`` holds
+    every member's areas together (one row each), which are returned as well."""
     queries = {
         m.name: _single_select(f"{definition.name}.{m.name}", m.sql) for m in definition.measures
     }
     fine = {name: _quoted(f"_fine_{name}") for name in queries}
-    con = duckdb.connect(":memory:")
+    # Once the queries ran, designs read the areas alone: one row per area, not per
+    # address (a country's 5 million addresses stayed in memory once per mart).
+    area_columns = {c for pair in GEOGRAPHY_LEVELS.values() for c in pair if c is not None}
+    geographies = []
+    con = _connect(spill)
     try:
         for statement in macro_statements(peildatum):
             con.execute(statement)
         con.execute("SET python_enable_replacements = false")
         con.execute("SET enable_external_access = false")
         for number, tables in enumerate(members):
+            _check_nesting(definition, tables.get(GEOGRAPHY_SOURCE))
+            buurtindeling = tables[GEOGRAPHY_SOURCE]
+            geographies.append(
+                buurtindeling.select(c for c in buurtindeling.columns if c in area_columns).unique()
+            )
             _register_inputs(con, definition, tables)
             for name, sql in queries.items():
                 into = (
@@ -256,14 +286,13 @@ def member_connection(
                     ) from None
         for source in definition.inputs:
             con.unregister(source)
-        con.register(
-            GEOGRAPHY_SOURCE, areas.select(definition.inputs[GEOGRAPHY_SOURCE]).to_arrow()
-        )
+        areas = pl.concat(geographies, how="vertical_relaxed")
+        con.register(GEOGRAPHY_SOURCE, areas.to_arrow())
         con.execute("SET lock_configuration = true")
     except BaseException:
         con.close()
         raise
-    return con, fine
+    return con, fine, areas
 
 
 def _check_nesting(definition: MartDefinition, buurtindeling: pl.DataFrame | None) -> None:
@@ -391,6 +420,9 @@ def _count_measure(
             if definition.protection == "cell_key"
             else None
         )
+        # Each is a copy of the measure's rows; the next design makes its own.
+        con.execute("DROP TABLE _placed")
+        con.execute("DROP TABLE _contributions")
     except duckdb.Error as exc:
         raise MartError(f"{where}: {exc}") from None
     if twice[0]:
@@ -649,17 +681,19 @@ def count_mart(
     peildatum: date,
     record_key: bytes | None = None,
     con: duckdb.DuckDBPyConnection | None = None,
+    spill: Path | None = None,
 ) -> MartCounts:
     """Run the measure queries over the mart's allowed inputs and count distinct units over
     the full grid. A mart under the cell key method needs ``record_key``, the secret its
     units' record keys are derived under (``cellkey.record_keys``). ``con``: a
-    ``counting_connection`` of these inputs to count in (left open). Raises ``MartError``
-    for a bad definition or input."""
+    ``counting_connection`` of these inputs to count in (left open); ``spill``: where the
+    connection it opens otherwise may spill. Raises ``MartError`` for a bad definition or
+    input."""
     if definition.protection == "cell_key" and record_key is None:
         raise MartError(f"{definition.name}: the cell key method needs the record key secret")
     own = con is None
     if con is None:
-        con = counting_connection(definition, tables, peildatum)
+        con = counting_connection(definition, tables, peildatum, spill)
     counts, unplaced = {}, {}
     try:
         for measure in definition.measures:

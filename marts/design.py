@@ -27,10 +27,11 @@ import math
 import os
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import date
+from pathlib import Path
 from types import MappingProxyType
 from typing import overload
 
@@ -209,21 +210,21 @@ class DesignCounts(Sequence[MartCounts]):
     def __init__(
         self,
         definition: MartDefinition,
-        tables: Mapping[str, pl.DataFrame] | Sequence[Mapping[str, pl.DataFrame]],
+        tables: Mapping[str, pl.DataFrame] | Iterable[Mapping[str, pl.DataFrame]],
         peildatum: date,
         record_key: bytes | None = None,
+        spill: Path | None = None,
     ) -> None:
         self.definition = definition
         self.seconds = 0.0  # spent counting
         self._counted: dict[int, MartCounts] = {}
         self._lock = threading.Lock()
-        self._peildatum, self._record_key = peildatum, record_key
+        self._peildatum, self._record_key, self._spill = peildatum, record_key, spill
         self._con: duckdb.DuckDBPyConnection | None = None
         self._fine = {}
         if not isinstance(tables, Mapping):
             # Several municipalities: each measure query ran per member (member_connection).
-            areas = pl.concat([t[GEOGRAPHY_SOURCE] for t in tables], how="vertical_relaxed")
-            self._con, self._fine = member_connection(definition, tables, peildatum, areas)
+            self._con, self._fine, areas = member_connection(definition, tables, peildatum, spill)
             self._tables = {GEOGRAPHY_SOURCE: areas}
             try:
                 self[0]
@@ -235,7 +236,7 @@ class DesignCounts(Sequence[MartCounts]):
             self._tables = tables
             self[0]
             return
-        self._con = counting_connection(definition, tables, peildatum)
+        self._con = counting_connection(definition, tables, peildatum, spill)
         self._fine: dict[str, str] = {}
         try:
             for measure in definition.measures:
@@ -302,7 +303,9 @@ class DesignCounts(Sequence[MartCounts]):
     def _count(self, index: int) -> MartCounts:
         definition, tables = self.definition, self._tables
         if not definition.designs and not self._fine:
-            return count_mart(definition, tables, self._peildatum, self._record_key)
+            return count_mart(
+                definition, tables, self._peildatum, self._record_key, spill=self._spill
+            )
         if self._con is None:
             raise RuntimeError(f"{definition.name}: the design counts were closed")
         if not definition.designs:
@@ -334,12 +337,14 @@ class DesignCounts(Sequence[MartCounts]):
 
 def count_designs(
     definition: MartDefinition,
-    tables: Mapping[str, pl.DataFrame] | Sequence[Mapping[str, pl.DataFrame]],
+    tables: Mapping[str, pl.DataFrame] | Iterable[Mapping[str, pl.DataFrame]],
     peildatum: date,
     record_key: bytes | None = None,
+    spill: Path | None = None,
 ) -> DesignCounts:
-    """``count_mart`` of every design, as it is asked for (``DesignCounts``)."""
-    return DesignCounts(definition, tables, peildatum, record_key)
+    """``count_mart`` of every design, as it is asked for (``DesignCounts``); ``spill``:
+    where their connection may spill (``counting_connection``)."""
+    return DesignCounts(definition, tables, peildatum, record_key, spill)
 
 
 @dataclass(frozen=True)

@@ -212,6 +212,11 @@ class Workspace:
         return self.root / ".dask"
 
     @property
+    def counting_scratch(self) -> Path:
+        """Where counting spills its per-person tables (pseudonymised, as the lake is)."""
+        return self.root / ".counting"
+
+    @property
     def prefect_home(self) -> Path:
         return self.root / ".prefect"
 

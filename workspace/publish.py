@@ -10,7 +10,7 @@ import hashlib
 import json
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 
 import polars as pl
@@ -468,11 +468,14 @@ def count_for_release(res: Resources, peildatum: dt.date, name: str) -> CountedM
     if lacking:
         raise StepFailed([MartOutcome(name, "failed", f"{peildatum:%Y%m%d}", message=lacking)])
     seconds: dict[str, float] = {}
+    # Members are read as they are counted: their reading is part of mart_count.
     with timed(seconds, "mart_read"):
         tables = read_release_inputs(res.lake, definition, choice, res.settings.regios)
     try:
         with timed(seconds, "mart_count"):
-            designs = count_designs(definition, tables, peildatum, res.record_key())
+            designs = count_designs(
+                definition, tables, peildatum, res.record_key(), res.workspace.counting_scratch
+            )
     except MartError as exc:
         raise StepFailed(
             _failed([name], peildatum, f"not built: {exc}; the last published version stays")
@@ -482,17 +485,23 @@ def count_for_release(res: Resources, peildatum: dt.date, name: str) -> CountedM
 
 def read_release_inputs(
     lake: Lake, definition: MartDefinition, inputs: ReleaseInputs, regios: Mapping[str, Regio]
-) -> dict[str, pl.DataFrame] | list[dict[str, pl.DataFrame]]:
+) -> dict[str, pl.DataFrame] | Iterator[dict[str, pl.DataFrame]]:
     """The mart's allowed columns of its deliveries: one set of tables in a workspace of one
-    municipality, a set per member otherwise, whose buurtindeling names the regio each
-    gemeente's figures add up to (where that regio is published)."""
+    municipality, a set per member otherwise, read as counting comes to it (one member's
+    inputs in memory at a time), whose buurtindeling names the regio each gemeente's
+    figures add up to (where that regio is published)."""
     if inputs.members == (None,):
         return {
             source: lake.read(source, delivery.peildatum, list(definition.inputs[source]))
             for source, delivery in inputs.chosen.items()
         }
+    return _member_inputs(lake, definition, inputs, regios)
+
+
+def _member_inputs(
+    lake: Lake, definition: MartDefinition, inputs: ReleaseInputs, regios: Mapping[str, Regio]
+) -> Iterator[dict[str, pl.DataFrame]]:
     regio_of = {g: code for code, members in inputs.regios.items() for g in members}
-    members = []
     for member in inputs.members:
         tables = {
             source: lake.read(
@@ -505,8 +514,7 @@ def read_release_inputs(
             pl.lit(code, pl.String).alias("regiocode"),
             pl.lit(regios[code].naam if code else None, pl.String).alias("regionaam"),
         )
-        members.append(tables)
-    return members
+        yield tables
 
 
 def protect_release(

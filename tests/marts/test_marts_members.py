@@ -8,6 +8,7 @@ import datetime as dt
 import polars as pl
 import pytest
 
+from udc.marts import build
 from udc.marts.audit import AuditInput, combined_view
 from udc.marts.build import (
     measure_fingerprints,
@@ -148,3 +149,38 @@ def test_an_earlier_release_reveals_only_the_cells_of_the_members_it_shares():
     seen = combined_view(now, [before]).frame
     assert seen["personen"].to_list() == [12, None]
     assert seen["personen_geheim"].to_list() == [False, True]
+
+
+def test_members_are_read_one_at_a_time_and_counted_partly_on_disk(tmp_path, monkeypatch):
+    """A country's inputs and per-person tables do not fit in memory at once: each member
+    is read only when the one before it is counted, and the connection's tables go to the
+    spill folder beyond its memory, with the same counts."""
+    sizes = {"GM0101": 120_000, "GM0102": 80_000}
+    log = []
+    register = build._register_inputs
+
+    def registering(con, definition, tables):
+        log.append(("counted", tables["buurtindeling"]["gemeentecode"][0]))
+        register(con, definition, tables)
+
+    def lazily():
+        for code, residents in sizes.items():
+            log.append(("read", code))
+            yield member(code, residents)
+
+    monkeypatch.setattr(build, "_register_inputs", registering)
+    monkeypatch.setattr(build, "COUNTING_MEMORY", "32MB")
+    spill = tmp_path / "spill"
+    counts = count_designs(MART, lazily(), PEILDATUM, spill=spill)
+    try:
+        assert log == [("read", "GM0101"), ("counted", "GM0101"),
+                       ("read", "GM0102"), ("counted", "GM0102")]  # fmt: skip
+        (folder,) = spill.iterdir()
+        assert sum(f.stat().st_size for f in folder.iterdir()) > 100_000
+        (table,) = counts[0].measures
+        cells = dict(zip(table.grid["gebiedscode"], table.values.tolist(), strict=True))
+    finally:
+        counts.close()
+    assert list(spill.iterdir()) == []
+    assert cells == counted([member(code, residents) for code, residents in sizes.items()])
+    assert cells["RG0001"] == 200_000
