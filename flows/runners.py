@@ -14,6 +14,7 @@ in its database each, and a release has from one to hundreds of components)."""
 
 from __future__ import annotations
 
+import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -72,9 +73,9 @@ def forget_result(future: object) -> None:
     """Let a Dask cluster drop a task's result once the flow holds it. A result the flow
     still refers to is one Dask keeps, and recomputes when the worker holding it is lost:
     a finished ingest ran again and found its delivery gone from the inbox."""
-    from prefect_dask.task_runners import PrefectDaskFuture
-
-    if isinstance(future, PrefectDaskFuture):
+    # Not imported, it cannot be Dask's: a run on threads does not load distributed for it.
+    dask_runner = sys.modules.get("prefect_dask.task_runners")
+    if dask_runner is not None and isinstance(future, dask_runner.PrefectDaskFuture):
         future.wrapped_future.release()
 
 

@@ -19,7 +19,7 @@ def test_a_result_the_flow_holds_is_one_the_cluster_may_forget():
     """Dask recomputes a result it still keeps when the worker holding it is lost: a
     finished ingest would run again, its delivery gone from the inbox."""
     with (
-        LocalCluster(n_workers=1, processes=False, dashboard_address=None) as cluster,
+        LocalCluster(n_workers=1, processes=False, dashboard_address=":0") as cluster,
         Client(cluster) as client,
     ):
         wrapped = client.submit(sum, [1, 2], key="ingest_delivery-kept")
