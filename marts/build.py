@@ -265,8 +265,8 @@ def member_connection(
         con.execute("SET python_enable_replacements = false")
         con.execute("SET enable_external_access = false")
         for number, tables in enumerate(members):
-            _check_nesting(definition, tables.get(GEOGRAPHY_SOURCE))
             buurtindeling = tables[GEOGRAPHY_SOURCE]
+            _check_nesting(definition, buurtindeling)
             geographies.append(
                 buurtindeling.select(c for c in buurtindeling.columns if c in area_columns).unique()
             )
